@@ -1,0 +1,52 @@
+"""Fields every run config has; each config file starts from `base_config()` and sets what its paper uses."""
+
+import ml_collections
+from ml_collections.config_dict import placeholder
+
+
+def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
+  """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights."""
+  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0}
+  fields.update(kwargs)
+  return ml_collections.ConfigDict(fields)
+
+
+def image_data(name: str) -> ml_collections.ConfigDict:
+  """A data section for an image dataset: tfds by default, or `source='npz:PATH'` / `'folder:PATH'`."""
+  return ml_collections.ConfigDict({
+      "name": name,
+      "source": "tfds",
+      "split": "train",
+      "data_dir": placeholder(str),    # where tfds keeps prepared data (tfds's default when unset)
+      "manual_dir": placeholder(str),  # a folder with the original files, for offline preparation
+      "max_examples": 0,               # > 0 keeps only the first N examples (low-data experiments)
+      "image_shape": placeholder(tuple),  # (H, W, C) for datasets the library does not know by name
+  })
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = "base"
+  c.seed = 0
+  c.num_steps = 1000          # generator updates
+  c.batch_size = 64
+  c.n_critic = 1              # critic updates per generator update
+  c.log_every = 100
+  c.eval_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.eval_samples = 2500       # PacGAN evaluates coverage on 2,500 samples
+  c.parallel = "none"
+
+  c.loss = "ns_gan"
+  c.penalty = "none"
+  c.penalty_weight = 0.0
+  c.prior = "normal"
+  c.latent_dim = 2
+
+  c.data = ml_collections.ConfigDict({"name": "grid25"})
+  c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
+  c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
+  c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+  c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+  return c

@@ -1,0 +1,61 @@
+"""Data sources: toy 2-D mixtures now; image datasets through tensorflow-datasets.
+
+`data_shape(data_config)` tells the shape of one sample without loading anything, so nets can be built first.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import ml_collections
+
+from jaxgan.data.toy import TOY_DATASETS, ToyMixture, get_toy, mode_centers
+
+# Shapes of the image datasets the configs name, [H, W, C].
+IMAGE_SHAPES = {
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+    "celeb_a": (64, 64, 3),
+}
+
+
+def data_shape(data_config: ml_collections.ConfigDict) -> tuple[int, ...]:
+  """Shape of one sample of the dataset `data_config.name`: (2,) for toy data, (H, W, C) for images.
+
+  Raises:
+    ValueError: for an unknown dataset name.
+  """
+  name = data_config.name
+  if data_config.get("image_shape"):
+    return tuple(int(d) for d in data_config.image_shape)
+  if name in TOY_DATASETS:
+    return (2,)
+  if name in IMAGE_SHAPES:
+    return IMAGE_SHAPES[name]
+  raise ValueError(f"Unknown dataset {name!r}; set config.data.name to a toy set {sorted(TOY_DATASETS)} or an "
+                   f"image set {sorted(IMAGE_SHAPES)}, or give config.data.image_shape=(H, W, C) for other images.")
+
+
+def is_toy(data_config: ml_collections.ConfigDict) -> bool:
+  """True for the 2-D toy mixtures."""
+  return data_config.name in TOY_DATASETS
+
+
+def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable[[int], jax.Array]:
+  """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step.
+
+  Because a batch depends only on (key, step), a resumed run sees exactly the batches of an uninterrupted one.
+  """
+  shape = (int(config.n_critic), int(config.batch_size))
+  if is_toy(config.data):
+    mixture = get_toy(config.data.name)
+    sample = jax.jit(lambda step: mixture.sample(jax.random.fold_in(key, step), shape))
+    return lambda step: sample(step)
+  from jaxgan.data import images  # tensorflow-datasets is only imported for image data
+
+  return images.make_image_batch_fn(config, key)
+
+
+__all__ = ["make_batch_fn", "IMAGE_SHAPES", "TOY_DATASETS", "ToyMixture", "data_shape", "get_toy", "is_toy", "mode_centers"]

@@ -1,0 +1,224 @@
+"""The training loop: `train_and_evaluate(config, workdir)`, shared by the CLI, the notebooks and user code.
+
+Everything random derives from `config.seed` and the step number (the data batch of step t, the latents of step t),
+so a run resumed from a checkpoint at step t continues exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import tqdm
+
+from jaxgan import data as data_lib
+from jaxgan import plots
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.metrics import toy_metrics
+from jaxgan.summary import SummaryWriter
+from jaxgan.train import GAN, GANState, build_gan, generate, init_state, make_train_step
+
+log = logging.getLogger(__name__)
+
+PARALLEL_MODES = ("none",)
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Checks the loop's own settings; the nets, losses and optimisers are checked when built.
+
+  Raises:
+    ValueError: naming the bad field and what it must be.
+  """
+  positive = ("batch_size", "log_every", "eval_every", "checkpoint_every", "eval_samples")
+  for field in positive:
+    if int(config[field]) < 1:
+      raise ValueError(f"config.{field} must be >= 1; got {config[field]}.")
+  if int(config.num_steps) < 0:
+    raise ValueError(f"config.num_steps must be >= 0; got {config.num_steps}.")
+  if config.parallel not in PARALLEL_MODES:
+    raise ValueError(f"config.parallel={config.parallel!r} is not supported; choose one of {PARALLEL_MODES}.")
+
+
+def _check_workdir(workdir: Path) -> None:
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    probe = workdir / ".write_test"
+    probe.write_text("ok")
+    probe.unlink()
+  except OSError as error:
+    raise ValueError(f"Cannot write to workdir {workdir} ({error}); pass a writable --workdir.") from None
+
+
+def _model_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The config fields that fix the state's structure; a checkpoint is only valid for the same values.
+
+  Learning rates and other optimiser hyperparameters may change between runs; the optimiser kind and whether it
+  clips weights may not (they change the optimiser state's structure).
+  """
+  fields = {k: config[k].to_dict() if isinstance(config[k], ml_collections.ConfigDict) else config[k]
+            for k in ("generator", "critic", "latent_dim")}
+  for opt in ("g_optimizer", "d_optimizer"):
+    fields[f"{opt}.name"] = config[opt].name
+    fields[f"{opt}.clips"] = bool(config[opt].get("clip", 0.0))
+  fields["data.name"] = config.data.name
+  return fields
+
+
+def _check_resume_compatible(workdir: Path, config: ml_collections.ConfigDict) -> None:
+  saved_path = workdir / "config.json"
+  if not saved_path.exists():
+    return
+  saved = json.loads(saved_path.read_text())
+  saved_fields = _model_fields(ml_collections.ConfigDict(saved))
+  new_fields = json.loads(json.dumps(_model_fields(config)))
+  diff = sorted(k for k in new_fields if saved_fields.get(k) != new_fields[k])
+  if diff:
+    raise ValueError(f"The checkpoints in {workdir} were written with a different {', '.join(diff)}. Use a new "
+                     "--workdir for this config, or the original config to resume.")
+
+
+def _finite_or_raise(step: int, metrics: dict[str, float], last_good: int | None) -> None:
+  for name, value in metrics.items():
+    if not math.isfinite(value):
+      where = f"the last good checkpoint is step {last_good}" if last_good is not None else "no checkpoint was saved"
+      raise FloatingPointError(f"{name} = {value} at step {step}; stopping without saving this state ({where}). "
+                               "Lower the learning rates or check the data.")
+
+
+def _evaluate(gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array) -> dict[str, float]:
+  if not data_lib.is_toy(config.data) or data_lib.get_toy(config.data.name).centers is None:
+    return {}
+  centers, std = data_lib.mode_centers(config.data.name)
+  samples = np.asarray(generate(gan, state, key, int(config.eval_samples)))
+  return toy_metrics(samples, centers, std)
+
+
+def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array,
+                  title: str) -> np.ndarray | None:
+  """Writes the sample picture; returns an image grid for TensorBoard (images only)."""
+  if data_lib.is_toy(config.data):
+    mixture = data_lib.get_toy(config.data.name)
+    real = np.asarray(mixture.sample(jax.random.fold_in(key, 1), (1000,)))
+    fake = np.asarray(generate(gan, state, key, 1000))
+    plots.save_scatter(path, real, fake, title, mixture.centers)
+    return None
+  fake = np.asarray(generate(gan, state, key, 64))
+  plots.save_image_grid(path, fake)
+  return plots.image_grid(fake)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
+                       progress: bool = True) -> dict[str, Any]:
+  """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
+
+  Writes into `workdir`: `config.json`, TensorBoard events, `checkpoints/`, `samples.png` and `results.json`.
+
+  Args:
+    config: a run config (see experiments/configs).
+    workdir: the run's directory.
+    progress: show a progress bar.
+
+  Returns:
+    The results written to `results.json`: final metrics, final losses, steps, timings and the config.
+  """
+  validate_config(config)
+  workdir = Path(workdir)
+  _check_workdir(workdir)
+  _check_resume_compatible(workdir, config)
+  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+
+  gan = build_gan(config)
+  root = jax.random.key(config.seed)
+  init_key, train_key, data_key, eval_key = jax.random.split(root, 4)
+  state = init_state(gan, init_key)
+
+  checkpointer = Checkpointer(workdir / "checkpoints", int(config.get("keep_checkpoints", 3)))
+  restored = checkpointer.restore_latest(state)
+  if restored is not None:
+    state, start = restored
+    log.info("Resuming from step %d in %s.", start, workdir)
+  else:
+    start = 0
+  last_saved = start if restored is not None else None
+
+  next_batch = data_lib.make_batch_fn(config, data_key)
+  train_step = jax.jit(make_train_step(gan), donate_argnums=0)
+  writer = SummaryWriter(workdir / "tensorboard")
+  num_steps = int(config.num_steps)
+
+  t_start = time.perf_counter()
+  compile_s = 0.0
+  last_metrics: dict[str, float] = {}
+  bar = tqdm.tqdm(total=num_steps, initial=start, disable=not progress, dynamic_ncols=True, desc="train")
+  t_window, steps_window = time.perf_counter(), 0
+  try:
+    for step in range(start, num_steps):
+      batch = next_batch(step)
+      if step == start:
+        t_compile = time.perf_counter()
+        state, metrics = train_step(state, batch, train_key)
+        jax.block_until_ready(metrics)
+        compile_s = time.perf_counter() - t_compile
+      else:
+        state, metrics = train_step(state, batch, train_key)
+      done = step + 1
+      steps_window += 1
+      bar.update(1)
+      if done % config.log_every == 0 or done == num_steps:
+        last_metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        _finite_or_raise(done, last_metrics, last_saved)
+        now = time.perf_counter()
+        rate = steps_window / max(now - t_window, 1e-9)
+        t_window, steps_window = now, 0
+        writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate})
+        bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
+      if done % config.eval_every == 0 and done != num_steps:
+        eval_metrics = _evaluate(gan, state, config, eval_key)
+        writer.scalars(done, {f"eval/{k}": v for k, v in eval_metrics.items()})
+        if eval_metrics:
+          bar.write(f"step {done}: " + ", ".join(f"{k}={v:.3g}" for k, v in eval_metrics.items()))
+        grid = _save_samples(workdir / "samples.png", gan, state, config, eval_key, f"step {done}")
+        if grid is not None:
+          writer.image(done, "samples", grid)
+      if done % config.checkpoint_every == 0 and done != num_steps:
+        checkpointer.save(done, state)
+        last_saved = done
+    bar.close()
+    train_s = time.perf_counter() - t_start
+    final_step = int(jax.device_get(state.step))
+    if final_step != last_saved:
+      checkpointer.save(final_step, state)
+    eval_metrics = _evaluate(gan, state, config, eval_key)
+    writer.scalars(final_step, {f"eval/{k}": v for k, v in eval_metrics.items()})
+    grid = _save_samples(workdir / "samples.png", gan, state, config, eval_key, f"{config.name}, step {final_step}")
+    if grid is not None:
+      writer.image(final_step, "samples", grid)
+  finally:
+    bar.close()
+    writer.close()
+    checkpointer.close()
+
+  trained = max(num_steps - start, 0)
+  results = {
+      **eval_metrics,
+      **last_metrics,
+      "steps": final_step,
+      "steps_this_run": trained,
+      "resumed_from": start if restored is not None else None,
+      "wall_time_s": train_s,
+      "compile_s": compile_s,
+      "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
+      "parallel": config.parallel,
+      "num_devices": 1,
+      "config": config.to_dict(),
+  }
+  (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+  return results

@@ -1,0 +1,36 @@
+"""Small shared pieces of the nets: activations by name."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def leaky_relu(x: jax.Array) -> jax.Array:
+  """LeakyReLU with slope 0.2, the DCGAN paper's choice (Radford et al. 2016, Sec. 3)."""
+  return jax.nn.leaky_relu(x, negative_slope=0.2)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "leaky_relu": leaky_relu,
+    "elu": jax.nn.elu,
+    "gelu": jax.nn.gelu,
+    "silu": jax.nn.silu,
+    "tanh": jnp.tanh,
+    "identity": lambda x: x,
+}
+
+
+def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  """Returns the activation registered as `name`.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
+  try:
+    return ACTIVATIONS[name]
+  except KeyError:
+    raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.") from None

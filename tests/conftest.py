@@ -1,0 +1,49 @@
+"""Shared test setup: the repository root on sys.path (for `experiments.*`) and small-run helpers."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+
+DATA_DIR = os.environ.get("JAXGAN_DATA_DIR", os.path.join(ROOT, "..", "shared", "datasets"))
+
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "slow: longer end-to-end tests (CI still runs them; skip with -m 'not slow')")
+
+
+@pytest.fixture
+def tiny_toy_config():
+  """wgan_gp_toy shrunk to a few tiny steps."""
+  from experiments.configs import wgan_gp_toy
+
+  c = wgan_gp_toy.get_config()
+  c.num_steps = 6
+  c.batch_size = 16
+  c.log_every = 2
+  c.eval_every = 4
+  c.checkpoint_every = 4
+  c.eval_samples = 200
+  c.generator.features = (16, 16)
+  c.critic.features = (16, 16)
+  return c
+
+
+@pytest.fixture(scope="session")
+def mnist_manual_dir():
+  """Folder with the original MNIST files, from JAXGAN_DATA_DIR (default ../shared/datasets)."""
+  path = os.path.join(DATA_DIR, "mnist")
+  if not os.path.exists(os.path.join(path, "train-images-idx3-ubyte.gz")):
+    pytest.skip(f"real MNIST files not found in {path}; set JAXGAN_DATA_DIR to a folder holding mnist/")
+  return path
+
+
+@pytest.fixture(scope="session")
+def tfds_data_dir(tmp_path_factory):
+  """One tfds data_dir per test session, so each dataset is prepared once."""
+  return str(tmp_path_factory.mktemp("tfds_data"))

@@ -1,0 +1,87 @@
+import json
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.experiment import train_and_evaluate
+from jaxgan.train import build_gan, init_state
+
+
+def _restore(workdir, config):
+  template = init_state(build_gan(config), jax.random.key(0))
+  return Checkpointer(workdir / "checkpoints").restore_latest(template)
+
+
+def test_end_to_end_writes_results_samples_and_checkpoint(tiny_toy_config, tmp_path):
+  results = train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  on_disk = json.loads((tmp_path / "results.json").read_text())
+  for key in ("modes_covered", "high_quality_fraction", "reverse_kl", "critic_loss", "generator_loss", "steps"):
+    assert key in on_disk
+  assert on_disk["steps"] == 6 and results["modes_covered"] == on_disk["modes_covered"]
+  assert 0 <= on_disk["modes_covered"] <= 25
+  assert (tmp_path / "samples.png").stat().st_size > 1000
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  state, step = _restore(tmp_path, tiny_toy_config)
+  assert step == 6 and int(state.step) == 6
+
+
+def test_resume_is_bit_exact(tiny_toy_config, tmp_path):
+  straight = tmp_path / "straight"
+  split = tmp_path / "split"
+  train_and_evaluate(tiny_toy_config, straight, progress=False)
+  half = tiny_toy_config.copy_and_resolve_references()
+  half.num_steps = 3
+  train_and_evaluate(half, split, progress=False)
+  resumed = train_and_evaluate(tiny_toy_config, split, progress=False)
+  assert resumed["resumed_from"] == 3
+  a, _ = _restore(straight, tiny_toy_config)
+  b, _ = _restore(split, tiny_toy_config)
+  chex.assert_trees_all_equal(a, b)
+  first = json.loads((straight / "results.json").read_text())
+  assert first["critic_loss"] == resumed["critic_loss"] and first["generator_loss"] == resumed["generator_loss"]
+
+
+def test_conflicting_config_is_refused(tiny_toy_config, tmp_path):
+  train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  other = tiny_toy_config.copy_and_resolve_references()
+  other.critic.features = (32, 32)
+  with pytest.raises(ValueError, match="different critic"):
+    train_and_evaluate(other, tmp_path, progress=False)
+
+
+def test_nan_loss_stops_without_saving_bad_state(tiny_toy_config, tmp_path):
+  tiny_toy_config.num_steps = 4
+  tiny_toy_config.checkpoint_every = 2
+  train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  exploding = tiny_toy_config.copy_and_resolve_references()
+  exploding.num_steps = 8
+  exploding.d_optimizer.learning_rate = 1e30
+  exploding.g_optimizer.learning_rate = 1e30
+  with pytest.raises(FloatingPointError, match="last good checkpoint is step 4"):
+    train_and_evaluate(exploding, tmp_path, progress=False)
+  state, step = _restore(tmp_path, tiny_toy_config)
+  assert step == 4
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("parallel", "tpu_magic"), ("num_steps", -1)])
+def test_bad_loop_values_raise(tiny_toy_config, tmp_path, field, value):
+  tiny_toy_config[field] = value
+  with pytest.raises(ValueError, match=field):
+    train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_dcgan_mnist_runs_on_real_data(tmp_path, tfds_data_dir, mnist_manual_dir):
+  from experiments.configs import wgan_gp_mnist
+
+  c = wgan_gp_mnist.get_config()
+  c.num_steps, c.batch_size, c.log_every, c.eval_every, c.checkpoint_every = 2, 8, 1, 1, 2
+  c.generator.base_features = c.critic.base_features = 4
+  c.data.data_dir, c.data.manual_dir = tfds_data_dir, mnist_manual_dir
+  results = train_and_evaluate(c, tmp_path, progress=False)
+  assert results["steps"] == 2 and np.isfinite(results["critic_loss"])
+  assert (tmp_path / "samples.png").stat().st_size > 500
