@@ -10,6 +10,15 @@ References:
     E log(1 - D(G(z))) (the *saturating* loss).
   * `ns_gan` — the non-saturating variant from the same paper (Sec. 3): G maximises E log D(G(z)).
   * `wgan` — Arjovsky et al. 2017, eq. 3 / Algorithm 1: the critic maximises E C(x) - E C(G(z)); G minimises -E C(G(z)).
+  * `rsgan` — relativistic standard GAN, Jolicoeur-Martineau 2018 ("The relativistic discriminator: a key element
+    missing from standard GAN"), Sec. "Relativistic standard GAN": both players compare paired real and fake scores.
+  * `rasgan` — relativistic average standard GAN, same paper, Sec. "Relativistic average GANs": each score is compared
+    with the batch mean of the other kind.
+  * `hinge` — Lim & Ye 2017 ("Geometric GAN"), as used by Miyato et al. 2018 (spectral normalisation).
+  * `lsgan` — least squares GAN, Mao et al. 2017, eq. 9 (the 0-1 coding a = 0, b = c = 1).
+  * `t_sgan`, `t_wgan` — the Turing-test GANs, Su 2018 (arXiv:1810.10948), eqs. 14 and 17. They need the two-argument
+    critic (`jaxgan.nets.TPairCritic`), whose outputs the step passes as `real_scores = T(x_r, x_f)` and
+    `fake_scores = T(x_f, x_r)`.
 
 With D = sigmoid(logit), log D = log_sigmoid(logit) and log(1 - D) = log_sigmoid(-logit), which stay finite and have
 exact gradients for large |logit| (no sigmoid followed by a log).
@@ -71,10 +80,135 @@ def wasserstein_generator_loss(real_scores: Scores, fake_scores: Scores) -> jax.
   return -jnp.mean(fake_scores)
 
 
+def _check_paired(real_scores: Scores, fake_scores: Scores) -> None:
+  if real_scores.shape != fake_scores.shape:
+    raise ValueError("RSGAN pairs real and fake samples one to one; got real scores of shape "
+                     f"{real_scores.shape} and fake scores of shape {fake_scores.shape}.")
+
+
+def relativistic_critic_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
+  """RSGAN critic loss -E log sigmoid(C(x_r) - C(x_f)) (Jolicoeur-Martineau 2018, Sec. "Relativistic standard GAN",
+  L_D^RSGAN). Real and fake samples are paired elementwise: x_r[i] with x_f[i].
+
+  Args:
+    real_logits: [B] critic outputs C(x_r) on real samples.
+    fake_logits: [B] critic outputs C(x_f) on generated samples.
+
+  Returns:
+    Scalar loss; it falls as C(x_r) rises above C(x_f).
+  """
+  _check_paired(real_logits, fake_logits)
+  return -jnp.mean(jax.nn.log_sigmoid(real_logits - fake_logits))
+
+
+def relativistic_generator_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
+  """RSGAN generator loss -E log sigmoid(C(x_f) - C(x_r)) (Jolicoeur-Martineau 2018, Sec. "Relativistic standard
+  GAN", L_G^RSGAN): the critic loss with real and fake swapped, so real data enters the generator's update.
+
+  Args:
+    real_logits: [B] critic outputs on real samples (required, unlike the classic losses).
+    fake_logits: [B] critic outputs on generated samples, paired elementwise with `real_logits`.
+
+  Returns:
+    Scalar loss; it falls as C(x_f) rises above C(x_r).
+  """
+  _check_paired(real_logits, fake_logits)
+  return -jnp.mean(jax.nn.log_sigmoid(fake_logits - real_logits))
+
+
+def relativistic_average_critic_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
+  """RaSGAN critic loss -E log sigmoid(C(x_r) - E C(x_f)) - E log(1 - sigmoid(C(x_f) - E C(x_r)))
+  (Jolicoeur-Martineau 2018, Sec. "Relativistic average GANs", L_D^RaSGAN).
+
+  The inner expectations are means over this batch and stay inside the gradient, as in the author's code. With data
+  parallelism they are means over this device's shard. The author's code halves this sum; we keep the paper's form.
+
+  Args:
+    real_logits: [B] critic outputs on real samples.
+    fake_logits: [B'] critic outputs on generated samples (B' need not equal B).
+
+  Returns:
+    Scalar loss.
+  """
+  real_vs_fake = real_logits - jnp.mean(fake_logits)
+  fake_vs_real = fake_logits - jnp.mean(real_logits)
+  # log(1 - sigmoid(t)) = log_sigmoid(-t).
+  return -jnp.mean(jax.nn.log_sigmoid(real_vs_fake)) - jnp.mean(jax.nn.log_sigmoid(-fake_vs_real))
+
+
+def relativistic_average_generator_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
+  """RaSGAN generator loss -E log sigmoid(C(x_f) - E C(x_r)) - E log(1 - sigmoid(C(x_r) - E C(x_f)))
+  (Jolicoeur-Martineau 2018, Sec. "Relativistic average GANs", L_G^RaSGAN): the critic loss with real and fake
+  swapped.
+
+  Args:
+    real_logits: [B] critic outputs on real samples (required).
+    fake_logits: [B'] critic outputs on generated samples.
+
+  Returns:
+    Scalar loss.
+  """
+  fake_vs_real = fake_logits - jnp.mean(real_logits)
+  real_vs_fake = real_logits - jnp.mean(fake_logits)
+  return -jnp.mean(jax.nn.log_sigmoid(fake_vs_real)) - jnp.mean(jax.nn.log_sigmoid(-real_vs_fake))
+
+
+def hinge_critic_loss(real_scores: Scores, fake_scores: Scores) -> jax.Array:
+  """E relu(1 - C(x_r)) + E relu(1 + C(x_f)): the hinge loss of Lim & Ye 2017 ("Geometric GAN") in the form of
+  Miyato et al. 2018 (the critic minimises -V_D with V_D = E min(0, -1 + C(x)) + E min(0, -1 - C(G(z))))."""
+  return jnp.mean(jax.nn.relu(1.0 - real_scores)) + jnp.mean(jax.nn.relu(1.0 + fake_scores))
+
+
+def hinge_generator_loss(real_scores: Scores, fake_scores: Scores) -> jax.Array:
+  """-E C(x_f): the generator side of the hinge loss (Lim & Ye 2017; Miyato et al. 2018, V_G)."""
+  del real_scores
+  return -jnp.mean(fake_scores)
+
+
+def least_squares_critic_loss(real_scores: Scores, fake_scores: Scores) -> jax.Array:
+  """0.5 E (C(x_r) - 1)^2 + 0.5 E C(x_f)^2 (Mao et al. 2017, eq. 9: real target b = 1, fake target a = 0).
+
+  The scores are the critic's raw outputs, without a sigmoid."""
+  return 0.5 * jnp.mean((real_scores - 1.0) ** 2) + 0.5 * jnp.mean(fake_scores**2)
+
+
+def least_squares_generator_loss(real_scores: Scores, fake_scores: Scores) -> jax.Array:
+  """0.5 E (C(x_f) - 1)^2 (Mao et al. 2017, eq. 9: the generator's target c = 1 = b)."""
+  del real_scores
+  return 0.5 * jnp.mean((fake_scores - 1.0) ** 2)
+
+
+def turing_sgan_critic_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.Array:
+  """T-SGAN, T's loss (Su 2018, eq. 14): E[-log sigmoid(T(x_r, x_f)) - log(1 - sigmoid(T(x_f, x_r)))]."""
+  return -jnp.mean(jax.nn.log_sigmoid(t_real_fake)) - jnp.mean(jax.nn.log_sigmoid(-t_fake_real))
+
+
+def turing_sgan_generator_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.Array:
+  """T-SGAN, G's loss (Su 2018, eq. 14): E[-log sigmoid(T(x_f, x_r)) - log(1 - sigmoid(T(x_r, x_f)))]."""
+  return -jnp.mean(jax.nn.log_sigmoid(t_fake_real)) - jnp.mean(jax.nn.log_sigmoid(-t_real_fake))
+
+
+def turing_wgan_critic_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.Array:
+  """T-WGAN, T's loss (Su 2018, eq. 17): E[T(x_f, x_r) - T(x_r, x_f)], T Lipschitz (spectral normalisation)."""
+  return jnp.mean(t_fake_real) - jnp.mean(t_real_fake)
+
+
+def turing_wgan_generator_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.Array:
+  """T-WGAN, G's loss (Su 2018, eq. 17): E[T(x_r, x_f) - T(x_f, x_r)]."""
+  return jnp.mean(t_real_fake) - jnp.mean(t_fake_real)
+
+
 LOSSES: dict[str, LossPair] = {
     "gan": LossPair(_discriminator_log_loss, minimax_generator_loss),
     "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss),
     "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss),
+    "rsgan": LossPair(relativistic_critic_loss, relativistic_generator_loss, generator_uses_real=True),
+    "rasgan": LossPair(relativistic_average_critic_loss, relativistic_average_generator_loss,
+                       generator_uses_real=True),
+    "hinge": LossPair(hinge_critic_loss, hinge_generator_loss),
+    "lsgan": LossPair(least_squares_critic_loss, least_squares_generator_loss),
+    "t_sgan": LossPair(turing_sgan_critic_loss, turing_sgan_generator_loss, generator_uses_real=True),
+    "t_wgan": LossPair(turing_wgan_critic_loss, turing_wgan_generator_loss, generator_uses_real=True),
 }
 
 
