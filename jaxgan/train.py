@@ -12,6 +12,7 @@ a run over D devices draws exactly the latents and interpolation weights of a on
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import flax.struct
@@ -24,7 +25,8 @@ from jaxgan import losses, nets, penalties, priors
 from jaxgan.data import data_shape
 from jaxgan.optim import build_optimizer
 
-Batch = jax.Array  # [n_critic, B, *data_shape]: one real batch per critic update
+# [n_critic, B, *data_shape]: one real batch per critic update; conditional GANs get (images, labels [n_critic, B]).
+Batch = jax.Array | tuple[jax.Array, jax.Array]
 Metrics = dict[str, jax.Array]
 
 
@@ -32,18 +34,36 @@ class GANState(flax.struct.PyTreeNode):
   """Everything a run needs to continue: both players' parameters, optimiser states and net state.
 
   Attributes:
-    step: number of generator updates done.
-    g_params, g_state, g_opt_state: generator parameters, non-parameter state (BatchNorm statistics) and optax state.
+    step: number of train steps done (each: n_critic critic updates, then n_generator generator updates).
+    g_params, g_state: generator parameters and non-parameter state (BatchNorm statistics).
+    prior_params: learnable latent-prior parameters (DeLiGAN's mu, rho), {} for fixed priors.
+    g_opt_state: optax state over `(g_params, prior_params)`: the generator's optimiser trains both.
     d_params, d_state, d_opt_state: the same for the critic.
   """
 
   step: jax.Array
   g_params: Any
   g_state: Any
+  prior_params: Any
   g_opt_state: Any
   d_params: Any
   d_state: Any
   d_opt_state: Any
+
+
+class Tips(NamedTuple):
+  """The training tips a config switches on (all off by default); see `_tips_from_config`."""
+
+  label_smoothing: str = "none"  # none | one_sided | two_sided
+  real_label: float = 0.9
+  fake_label: float = 0.1
+  flip_fraction: float = 0.0
+  instance_noise: float = 0.0
+  instance_noise_anneal_steps: int = 0
+
+  @property
+  def soft_labels(self) -> bool:
+    return self.label_smoothing != "none" or self.flip_fraction > 0
 
 
 class GAN(NamedTuple):
@@ -53,16 +73,22 @@ class GAN(NamedTuple):
   critic: nets.Net
   g_tx: optax.GradientTransformation
   d_tx: optax.GradientTransformation
-  prior: priors.Sampler
+  prior: priors.Prior
   loss: losses.LossPair
   penalty: Callable[..., jax.Array] | None
   penalty_weight: float
   latent_shape: tuple[int, ...]
   data_shape: tuple[int, ...]
   n_critic: int
+  n_generator: int = 1
+  tips: Tips = Tips()
+  num_classes: int = 0  # > 0: a conditional GAN; nets take (inputs, labels)
 
 
-def _penalty_from_config(config: ml_collections.ConfigDict):
+_LOG_LOSSES = ("gan", "ns_gan")
+
+
+def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
   name = config.get("penalty", "none") or "none"
   if name == "none":
     return None, 0.0
@@ -73,46 +99,84 @@ def _penalty_from_config(config: ml_collections.ConfigDict):
     raise ValueError(
         f"config.penalty={name!r} penalises each sample's gradient, but config.critic.batch_norm=True couples the "
         "samples of a batch. Set config.critic.batch_norm=False (WGAN-GP uses no batch norm in the critic).")
-  return penalties.get_penalty(name), weight
+  if config.critic.name == "tgan":
+    raise ValueError(f"config.penalty={name!r} needs a one-argument critic; the T-GAN pair critic is constrained by "
+                     "spectral normalisation instead. Set config.penalty='none'.")
+  penalty = penalties.get_penalty(name)
+  if name == "dragan" and axis_name is not None:
+    penalty = functools.partial(penalty, axis_name=axis_name)  # its noise scale is the global batch's std
+  return penalty, weight
+
+
+def _tips_from_config(config: ml_collections.ConfigDict) -> Tips:
+  fields = dict(config.get("tips", {}) or {})
+  unknown = set(fields) - set(Tips._fields)
+  if unknown:
+    raise ValueError(f"config.tips has unknown fields {sorted(unknown)}; allowed: {list(Tips._fields)}.")
+  tips = Tips(**fields)
+  if tips.label_smoothing not in ("none", "one_sided", "two_sided"):
+    raise ValueError(f"config.tips.label_smoothing={tips.label_smoothing!r}; use none, one_sided or two_sided.")
+  if not 0 <= tips.flip_fraction < 0.5:
+    raise ValueError(f"config.tips.flip_fraction must be in [0, 0.5); got {tips.flip_fraction}.")
+  if not (0.5 < tips.real_label <= 1 and 0 <= tips.fake_label < 0.5):
+    raise ValueError("config.tips needs 0.5 < real_label <= 1 and 0 <= fake_label < 0.5.")
+  if tips.instance_noise < 0:
+    raise ValueError(f"config.tips.instance_noise must be >= 0; got {tips.instance_noise}.")
+  if tips.soft_labels and config.loss not in _LOG_LOSSES:
+    raise ValueError(f"Label smoothing and flipping change the targets of the log loss; config.loss={config.loss!r} "
+                     f"has none. Use them with config.loss in {_LOG_LOSSES}.")
+  return tips
 
 
 def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -> GAN:
-  """Reads the nets, optimisers, prior, loss and penalty that `config` names.
+  """Reads the nets, optimisers, prior, loss, penalty and tips that `config` names.
 
   Raises:
     ValueError: for an unknown name or a bad value, naming the config field to fix.
   """
-  if int(config.n_critic) < 1:
-    raise ValueError(f"config.n_critic must be >= 1; got {config.n_critic}.")
-  if int(config.latent_dim) < 1:
-    raise ValueError(f"config.latent_dim must be >= 1; got {config.latent_dim}.")
+  for field in ("n_critic", "latent_dim"):
+    if int(config[field]) < 1:
+      raise ValueError(f"config.{field} must be >= 1; got {config[field]}.")
+  n_generator = int(config.get("n_generator", 1))
+  if n_generator < 1:
+    raise ValueError(f"config.n_generator must be >= 1; got {n_generator}.")
   shape = data_shape(config.data)
-  penalty, weight = _penalty_from_config(config)
+  penalty, weight = _penalty_from_config(config, axis_name)
+  prior_options = config.get(config.prior) if config.prior == "deligan" else None
+  num_classes = int(config.get("num_classes", 0))
+  if num_classes < 0:
+    raise ValueError(f"config.num_classes must be >= 0 (0: unconditional); got {num_classes}.")
   return GAN(
-      generator=nets.build_generator(config.generator, shape, axis_name),
-      critic=nets.build_critic(config.critic, axis_name),
+      generator=nets.build_generator(config.generator, shape, axis_name, num_classes),
+      critic=nets.build_critic(config.critic, axis_name, num_classes),
       g_tx=build_optimizer(config.g_optimizer, "g_optimizer"),
       d_tx=build_optimizer(config.d_optimizer, "d_optimizer"),
-      prior=priors.get_prior(config.prior),
+      prior=priors.get_prior(config.prior, prior_options),
       loss=losses.get_loss(config.loss),
       penalty=penalty,
       penalty_weight=weight,
       latent_shape=(int(config.latent_dim),),
       data_shape=tuple(shape),
       n_critic=int(config.n_critic),
+      n_generator=n_generator,
+      tips=_tips_from_config(config),
+      num_classes=num_classes,
   )
 
 
 def init_state(gan: GAN, key: jax.Array) -> GANState:
   """Fresh parameters and optimiser states from `key`."""
-  g_key, d_key = jax.random.split(key)
+  g_key, d_key, p_key = jax.random.split(key, 3)
   z = jnp.zeros((1, *gan.latent_shape))
-  x = jnp.zeros((1, *gan.data_shape))
-  g_params, g_state = gan.generator.init(g_key, z)
-  d_params, d_state = gan.critic.init(d_key, x)
+  x = jnp.zeros((2, 1, *gan.data_shape) if gan.critic.pairwise else (1, *gan.data_shape))
+  labels = jnp.zeros((1,), jnp.int32)
+  g_params, g_state = gan.generator.init(g_key, _conditioned(gan, z, labels))
+  d_params, d_state = gan.critic.init(d_key, _conditioned(gan, x, labels))
+  prior_params = gan.prior.init(p_key, gan.latent_shape)
   return GANState(
       step=jnp.zeros((), jnp.int32),
-      g_params=g_params, g_state=g_state, g_opt_state=gan.g_tx.init(g_params),
+      g_params=g_params, g_state=g_state, prior_params=prior_params,
+      g_opt_state=gan.g_tx.init((g_params, prior_params)),
       d_params=d_params, d_state=d_state, d_opt_state=gan.d_tx.init(d_params),
   )
 
@@ -123,20 +187,76 @@ def example_keys(key: jax.Array, local_batch: int, axis_name: str | None) -> jax
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, offset + jnp.arange(local_batch))
 
 
-def sample_latents(gan: GAN, keys: jax.Array) -> jax.Array:
+def _subkeys(keys: jax.Array, purpose: int) -> jax.Array:
+  # One stream per purpose (0 latents, 1 penalty, 2-3 labels, 4 instance noise) from each example's key.
+  return jax.vmap(lambda k: jax.random.fold_in(k, purpose))(keys)
+
+
+def sample_latents(gan: GAN, prior_params: Any, keys: jax.Array) -> jax.Array:
   """z [B, *latent_shape], one draw from the prior per example key [B]."""
-  return jax.vmap(lambda k: gan.prior(k, gan.latent_shape))(keys)
+  return jax.vmap(lambda k: gan.prior.sample(prior_params, k, gan.latent_shape))(keys)
 
 
-def generate(gan: GAN, state: GANState, key: jax.Array, num: int) -> jax.Array:
-  """num samples [num, *data_shape] from the generator in inference mode (BatchNorm running statistics)."""
-  z = sample_latents(gan, example_keys(key, num, None))
-  x, _ = gan.generator.apply(state.g_params, state.g_state, z, False)
+def _conditioned(gan: GAN, inputs: jax.Array, labels: jax.Array | None):
+  """What a net takes: `inputs`, or `(inputs, labels)` for a conditional GAN."""
+  return (inputs, labels) if gan.num_classes else inputs
+
+
+def generate(gan: GAN, state: GANState, key: jax.Array, num: int, labels: jax.Array | None = None) -> jax.Array:
+  """num samples [num, *data_shape] from the generator in inference mode (BatchNorm running statistics).
+
+  Args:
+    labels: int [num] classes for a conditional GAN; default cycles through the classes (0, 1, ..., C-1, 0, ...).
+  """
+  z = sample_latents(gan, state.prior_params, example_keys(key, num, None))
+  if gan.num_classes and labels is None:
+    labels = jnp.arange(num) % gan.num_classes
+  if labels is not None and labels.shape != (num,):
+    raise ValueError(f"generate needs labels of shape ({num},); got {labels.shape}.")
+  x, _ = gan.generator.apply(state.g_params, state.g_state, _conditioned(gan, z, labels), False)
   return x
 
 
 def _pmean(tree, axis_name: str | None):
   return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def _soft_targets(tips: Tips, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Per-example (real, fake) targets of the log loss: smoothed (Salimans et al. 2016, Sec. 3.4, one-sided; the
+  two-sided variant draws real ~ U(real_label, 1], fake ~ U[0, fake_label)) and a fraction flipped."""
+  batch = keys.shape[0]
+  u = jax.vmap(lambda k: jax.random.uniform(k, (2,)))(_subkeys(keys, 2))
+  if tips.label_smoothing == "two_sided":
+    real = 1.0 - (1.0 - tips.real_label) * u[:, 0]
+    fake = tips.fake_label * u[:, 1]
+  elif tips.label_smoothing == "one_sided":
+    real, fake = jnp.full(batch, tips.real_label), jnp.zeros(batch)
+  else:
+    real, fake = jnp.ones(batch), jnp.zeros(batch)
+  if tips.flip_fraction > 0:
+    flip = jax.vmap(lambda k: jax.random.bernoulli(k, tips.flip_fraction, (2,)))(_subkeys(keys, 3))
+    real = jnp.where(flip[:, 0], 1.0 - real, real)
+    fake = jnp.where(flip[:, 1], 1.0 - fake, fake)
+  return real, fake
+
+
+def _instance_noise(tips: Tips, step: jax.Array, keys: jax.Array, x: jax.Array) -> jax.Array:
+  """x plus Gaussian instance noise (Sonderby et al. 2017) of std sigma, annealed linearly to 0 if asked."""
+  sigma = jnp.asarray(tips.instance_noise, x.dtype)
+  if tips.instance_noise_anneal_steps > 0:
+    sigma = sigma * jnp.maximum(0.0, 1.0 - step / tips.instance_noise_anneal_steps)
+  noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], x.dtype))(keys)
+  return x + sigma * noise
+
+
+def _scan(body, carry, xs, length: int):
+  """`jax.lax.scan`, except that a single iteration is a plain call: XLA:CPU runs convolutions inside a loop body
+  tens of times slower than outside one (measured ~40x for the DCGAN generator's gradient), and n_critic = 1 or
+  n_generator = 1 is the common case."""
+  if length == 1:
+    carry, out = body(carry, jax.tree.map(lambda x: x[0], xs))
+    return carry, jax.tree.map(lambda x: x[None], out)
+  return jax.lax.scan(body, carry, xs)
 
 
 def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | None = None
@@ -154,25 +274,48 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
   """
   gan = config if isinstance(config, GAN) else build_gan(config, axis_name)
   g_apply, d_apply = gan.generator.apply, gan.critic.apply
+  tips = gan.tips
+
+  def scores(d_params, d_state, real, fake, labels, need_real=True):
+    """(real_scores, fake_scores, new_d_state); a pair critic returns (T(real, fake), T(fake, real))."""
+    if gan.critic.pairwise:
+      (t_rf, t_fr), d_state = d_apply(d_params, d_state, jnp.stack([real, fake]), True)
+      return t_rf, t_fr, d_state
+    # Real and fake go through the critic as separate batches, so BatchNorm never mixes them.
+    real_scores = None
+    if need_real:
+      real_scores, d_state = d_apply(d_params, d_state, _conditioned(gan, real, labels), True)
+    fake_scores, d_state = d_apply(d_params, d_state, _conditioned(gan, fake, labels), True)
+    return real_scores, fake_scores, d_state
+
+  def noisy(step, keys, x):
+    return _instance_noise(tips, step, _subkeys(keys, 4), x) if tips.instance_noise > 0 else x
+
+  def critic_loss(real_scores, fake_scores, keys):
+    if not tips.soft_labels:
+      return gan.loss.critic_loss(real_scores, fake_scores)
+    real_targets, fake_targets = _soft_targets(tips, keys)
+    return (jnp.mean(optax.sigmoid_binary_cross_entropy(real_scores, real_targets))
+            + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_scores, fake_targets)))
 
   def critic_update(carry, inputs):
-    g_params, g_state, d_params, d_state, d_opt_state, step_key = carry
-    real, index = inputs
+    g_params, g_state, prior_params, d_params, d_state, d_opt_state, step_key, step = carry
+    real, labels, index = inputs
     keys = example_keys(jax.random.fold_in(step_key, index), real.shape[0], axis_name)
-    z = sample_latents(gan, jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys))
-    fake, g_state = g_apply(g_params, g_state, z, True)
+    z = sample_latents(gan, prior_params, _subkeys(keys, 0))
+    # A conditional GAN's fakes take the real batch's labels, so interpolates in the penalty share one label.
+    fake, g_state = g_apply(g_params, g_state, _conditioned(gan, z, labels), True)
     fake = jax.lax.stop_gradient(fake)
+    real_in, fake_in = noisy(step, keys, real), noisy(step, keys, fake)
 
     def loss_fn(d_params):
-      # Real and fake go through the critic as separate batches, so BatchNorm never mixes them.
-      real_scores, new_d_state = d_apply(d_params, d_state, real, True)
-      fake_scores, new_d_state = d_apply(d_params, new_d_state, fake, True)
-      adversarial = gan.loss.critic_loss(real_scores, fake_scores)
+      real_scores, fake_scores, new_d_state = scores(d_params, d_state, real_in, fake_in, labels)
+      adversarial = critic_loss(real_scores, fake_scores, keys)
       if gan.penalty is None:
         penalty = jnp.zeros(())
       else:
-        penalty_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-        penalty = gan.penalty(lambda x: d_apply(d_params, new_d_state, x, True)[0], real, fake, penalty_keys)
+        penalty = gan.penalty(lambda x: d_apply(d_params, new_d_state, _conditioned(gan, x, labels), True)[0],
+                              real_in, fake_in, _subkeys(keys, 1))
       aux = (new_d_state, adversarial, penalty, jnp.mean(real_scores) - jnp.mean(fake_scores))
       return adversarial + gan.penalty_weight * penalty, aux
 
@@ -180,38 +323,60 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     grads = _pmean(grads, axis_name)
     updates, d_opt_state = gan.d_tx.update(grads, d_opt_state, d_params)
     d_params = optax.apply_updates(d_params, updates)
-    carry = (g_params, g_state, d_params, d_state, d_opt_state, step_key)
+    carry = (g_params, g_state, prior_params, d_params, d_state, d_opt_state, step_key, step)
     return carry, {"critic_loss": adversarial, "gradient_penalty": penalty, "wasserstein_estimate": w_estimate}
 
+  def generator_update(carry, index, d_params, d_state, real, labels, step_key, step):
+    g_params, g_state, prior_params, g_opt_state = carry
+    keys = example_keys(jax.random.fold_in(step_key, gan.n_critic + index), real.shape[0], axis_name)
+    real_in = noisy(step, keys, real)
+    need_real = gan.loss.generator_uses_real or gan.critic.pairwise
+
+    def loss_fn(trainable):
+      g_params, prior_params = trainable
+      z = sample_latents(gan, prior_params, _subkeys(keys, 0))
+      fake, new_g_state = g_apply(g_params, g_state, _conditioned(gan, z, labels), True)
+      # The critic's own state updates during the generator's update are dropped: it is not the critic's turn.
+      real_scores, fake_scores, _ = scores(d_params, d_state, real_in, noisy(step, keys, fake), labels, need_real)
+      adversarial = gan.loss.generator_loss(real_scores, fake_scores)
+      return adversarial + gan.prior.regularizer(prior_params), (new_g_state, adversarial)
+
+    trainable = (g_params, prior_params)
+    (_, (g_state, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+    grads = _pmean(grads, axis_name)
+    updates, g_opt_state = gan.g_tx.update(grads, g_opt_state, trainable)
+    g_params, prior_params = optax.apply_updates(trainable, updates)
+    return (g_params, g_state, prior_params, g_opt_state), adversarial
+
   def train_step(state: GANState, batch: Batch, key: jax.Array) -> tuple[GANState, Metrics]:
+    if gan.num_classes:
+      if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ValueError("A conditional GAN's train_step expects batch = (images, labels [n_critic, B]).")
+      batch, labels = batch
+      if labels.shape != batch.shape[:2]:
+        raise ValueError(f"labels must be [n_critic, B] = {batch.shape[:2]}; got {labels.shape}.")
+    else:
+      labels = None
     if batch.shape[0] != gan.n_critic or tuple(batch.shape[2:]) != gan.data_shape:
       raise ValueError(f"train_step expects a batch [n_critic={gan.n_critic}, B, *{gan.data_shape}]; "
                        f"got {batch.shape}.")
     step_key = jax.random.fold_in(key, state.step)
-    carry = (state.g_params, state.g_state, state.d_params, state.d_state, state.d_opt_state, step_key)
-    carry, critic_metrics = jax.lax.scan(critic_update, carry, (batch, jnp.arange(gan.n_critic)))
-    _, g_state, d_params, d_state, d_opt_state, _ = carry
+    carry = (state.g_params, state.g_state, state.prior_params, state.d_params, state.d_state, state.d_opt_state,
+             step_key, state.step)
+    carry, critic_metrics = _scan(critic_update, carry, (batch, labels, jnp.arange(gan.n_critic)), gan.n_critic)
+    _, g_state, _, d_params, d_state, d_opt_state, _, _ = carry
 
-    real = batch[-1]
-    keys = example_keys(jax.random.fold_in(step_key, gan.n_critic), real.shape[0], axis_name)
-    z = sample_latents(gan, jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys))
-
-    def generator_loss_fn(g_params):
-      fake, new_g_state = g_apply(g_params, g_state, z, True)
-      # The critic's own state updates during the generator's update are dropped: it is not the critic's turn.
-      fake_scores, _ = d_apply(d_params, d_state, fake, True)
-      real_scores = d_apply(d_params, d_state, real, True)[0] if gan.loss.generator_uses_real else None
-      return gan.loss.generator_loss(real_scores, fake_scores), new_g_state
-
-    (g_loss, g_state), g_grads = jax.value_and_grad(generator_loss_fn, has_aux=True)(state.g_params)
-    g_grads = _pmean(g_grads, axis_name)
-    g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
+    g_carry = (state.g_params, g_state, state.prior_params, state.g_opt_state)
+    g_carry, g_losses = _scan(
+        lambda c, i: generator_update(c, i, d_params, d_state, batch[-1], None if labels is None else labels[-1],
+                                      step_key, state.step),
+        g_carry, jnp.arange(gan.n_generator), gan.n_generator)
+    g_params, g_state, prior_params, g_opt_state = g_carry
 
     metrics = {name: values[-1] for name, values in critic_metrics.items()}
-    metrics["generator_loss"] = g_loss
-    new_state = state.replace(step=state.step + 1, g_params=g_params, g_state=g_state, g_opt_state=g_opt_state,
-                              d_params=d_params, d_state=d_state, d_opt_state=d_opt_state)
+    metrics["generator_loss"] = g_losses[-1]
+    new_state = state.replace(step=state.step + 1, g_params=g_params, g_state=g_state, prior_params=prior_params,
+                              g_opt_state=g_opt_state, d_params=d_params, d_state=d_state, d_opt_state=d_opt_state)
     return new_state, _pmean(metrics, axis_name)
 
   return train_step

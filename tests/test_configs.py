@@ -22,10 +22,9 @@ REQUIRED = ("num_steps", "batch_size", "seed", "n_critic", "log_every", "eval_ev
 
 def _tiny(config):
   for net in (config.generator, config.critic):
-    if net.name == "mlp":
-      net.features = (8,)
-    else:
-      net.base_features = 4
+    for field, value in (("features", (8,)), ("base_features", 4), ("head_features", (8,)), ("embedding", 8)):
+      if field in net:
+        net[field] = value
   config.batch_size = 4
   return config
 
@@ -39,6 +38,8 @@ def test_config_trains_one_step(name):
   gan = build_gan(config)
   state = init_state(gan, jax.random.key(0))
   batch = jax.random.uniform(jax.random.key(1), (config.n_critic, 4, *data_shape(config.data)), minval=-1, maxval=1)
+  if config.num_classes:
+    batch = (batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, config.num_classes))
   state, metrics = jax.jit(make_train_step(gan))(state, batch, jax.random.key(2))
   assert int(state.step) == 1
   assert all(np.isfinite(float(v)) for v in metrics.values())

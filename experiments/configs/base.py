@@ -30,20 +30,30 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.num_steps = 1000          # generator updates
   c.batch_size = 64
-  c.n_critic = 1              # critic updates per generator update
+  c.n_critic = 1              # critic updates per step
+  c.n_generator = 1           # generator updates per step (T-GAN's authors use 2)
   c.log_every = 100
   c.eval_every = 1000
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   c.eval_samples = 2500       # PacGAN evaluates coverage on 2,500 samples
-  c.parallel = "none"
+  c.parallel = "auto"          # auto | none | pmap | shard_map (auto: shard_map on several devices)
 
   c.loss = "ns_gan"
   c.penalty = "none"
   c.penalty_weight = 0.0
   c.prior = "normal"
   c.latent_dim = 2
+  c.num_classes = 0           # > 0: a conditional GAN (labels from the data; 'conditional' nets)
 
+  c.tips = ml_collections.ConfigDict({
+      "label_smoothing": "none",  # none | one_sided | two_sided (log-loss GANs)
+      "real_label": 0.9,
+      "fake_label": 0.1,
+      "flip_fraction": 0.0,       # fraction of the discriminator's targets flipped
+      "instance_noise": 0.0,      # std of Gaussian noise on the discriminator's inputs
+      "instance_noise_anneal_steps": 0,  # > 0 anneals that std linearly to 0 over these steps
+  })
   c.data = ml_collections.ConfigDict({"name": "grid25"})
   c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
   c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})

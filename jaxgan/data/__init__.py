@@ -44,14 +44,22 @@ def is_toy(data_config: ml_collections.ConfigDict) -> bool:
 
 
 def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable[[int], jax.Array]:
-  """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step.
+  """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step; with
+  `config.num_classes > 0` it returns `(samples, labels [n_critic, batch_size])`.
 
   Because a batch depends only on (key, step), a resumed run sees exactly the batches of an uninterrupted one.
   """
   shape = (int(config.n_critic), int(config.batch_size))
+  conditional = int(config.get("num_classes", 0)) > 0
   if is_toy(config.data):
     mixture = get_toy(config.data.name)
-    sample = jax.jit(lambda step: mixture.sample(jax.random.fold_in(key, step), shape))
+    if conditional:
+      if mixture.sample_labeled is None or len(mixture.centers) != config.num_classes:
+        raise ValueError(f"A conditional GAN on {config.data.name!r} labels samples by mode: set config.num_classes "
+                         f"to its number of modes ({0 if mixture.centers is None else len(mixture.centers)}).")
+      sample = jax.jit(lambda step: mixture.sample_labeled(jax.random.fold_in(key, step), shape))
+    else:
+      sample = jax.jit(lambda step: mixture.sample(jax.random.fold_in(key, step), shape))
     return lambda step: sample(step)
   from jaxgan.data import images  # tensorflow-datasets is only imported for image data
 

@@ -194,10 +194,15 @@ def _permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
 
 
 def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable[[int], jax.Array]:
-  """`next_batch(step) -> [n_critic, batch_size, H, W, C]` float32 in [-1, 1], deterministic in (key, step)."""
+  """`next_batch(step) -> [n_critic, batch_size, H, W, C]` float32 in [-1, 1], deterministic in (key, step); with
+  `config.num_classes > 0`, `(images, labels int32 [n_critic, batch_size])`."""
   from jaxgan.data import data_shape
 
-  images, _ = load_images(config.data, data_shape(config.data))
+  images, labels = load_images(config.data, data_shape(config.data))
+  num_classes = int(config.get("num_classes", 0))
+  if num_classes and (labels.min() < 0 or labels.max() >= num_classes):
+    raise ValueError(f"Labels of {config.data.name!r} span [{labels.min()}, {labels.max()}], outside "
+                     f"config.num_classes={num_classes}.")
   per_step = int(config.n_critic) * int(config.batch_size)
   if per_step > len(images):
     raise ValueError(f"n_critic * batch_size = {per_step} exceeds the {len(images)} images of {config.data.name!r}.")
@@ -206,6 +211,8 @@ def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Ca
   def next_batch(step: int) -> jax.Array:
     index = batch_indices(seed, len(images), step * per_step, per_step)
     batch = to_unit_range(images[index]).reshape(int(config.n_critic), int(config.batch_size), *images.shape[1:])
+    if num_classes:
+      return jnp.asarray(batch), jnp.asarray(labels[index].reshape(batch.shape[:2]))
     return jnp.asarray(batch)
 
   return next_batch

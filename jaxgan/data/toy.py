@@ -25,25 +25,28 @@ class ToyMixture(NamedTuple):
     centers: [num_modes, 2] mode centres, or None for a distribution without discrete modes (the swiss roll).
     std: per-coordinate standard deviation of each mode (isotropic).
     sample: `sample(key, shape) -> [*shape, 2]` float32 samples.
+    sample_labeled: `sample_labeled(key, shape) -> (samples [*shape, 2], mode index int [*shape])`, the same draws
+      as `sample` with the mode of each as its class (None without discrete modes).
   """
 
   name: str
   centers: np.ndarray | None
   std: float
   sample: Callable[[jax.Array, tuple[int, ...]], jax.Array]
+  sample_labeled: Callable[[jax.Array, tuple[int, ...]], tuple[jax.Array, jax.Array]] | None = None
 
 
 def _gaussian_mixture(name: str, centers: np.ndarray, std: float) -> ToyMixture:
   centers = np.asarray(centers, np.float32)
   table = jnp.asarray(centers)
 
-  def sample(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  def sample_labeled(key: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
     k_mode, k_noise = jax.random.split(key)
     modes = jax.random.randint(k_mode, shape, 0, len(centers))
     noise = std * jax.random.normal(k_noise, (*shape, 2))
-    return table[modes] + noise
+    return table[modes] + noise, modes
 
-  return ToyMixture(name, centers, std, sample)
+  return ToyMixture(name, centers, std, lambda key, shape: sample_labeled(key, shape)[0], sample_labeled)
 
 
 def _ring_centers(num_modes: int, radius: float) -> np.ndarray:

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.nets.layers import leaky_relu
+from jaxgan.nets.layers import leaky_relu, maybe_spectral
 
 _SUPPORTED_SIZES = (28, 32, 64)
 
@@ -82,11 +82,15 @@ class DCGANCritic(nn.Module):
   Attributes:
     base_features: channels of the first conv; each later block doubles them.
     batch_norm: BatchNorm from the second block on. Leave off for a critic under a gradient penalty.
+    spectral_norm: spectral normalisation of every layer (Miyato et al. 2018).
+    output_features: 1 gives scores [B]; more gives features [B, output_features] (an encoder).
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
 
   base_features: int = 64
   batch_norm: bool = False
+  spectral_norm: bool = False
+  output_features: int = 1
   axis_name: str | None = None
 
   @nn.compact
@@ -97,10 +101,12 @@ class DCGANCritic(nn.Module):
     h = x
     features = self.base_features
     for i in range(doublings):
-      h = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=not (self.batch_norm and i > 0))(h)
+      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=not (self.batch_norm and i > 0))
+      h = maybe_spectral(conv, self.spectral_norm, train)(h)
       if self.batch_norm and i > 0:
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(h)
       h = leaky_relu(h)
       features *= 2
     h = jnp.reshape(h, (h.shape[0], -1))
-    return nn.Dense(1)(h)[:, 0]
+    h = maybe_spectral(nn.Dense(self.output_features), self.spectral_norm, train)(h)
+    return h[:, 0] if self.output_features == 1 else h

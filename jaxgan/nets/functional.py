@@ -18,11 +18,13 @@ class Net(NamedTuple):
     init: `init(key, x) -> (params, state)`.
     apply: `apply(params, state, x, train, key=None) -> (out, new_state)`; `key` feeds dropout when training.
     module: the underlying Flax module, for parameter inspection and tabulation.
+    pairwise: a two-argument critic: it takes x [2, B, ...] = (real, fake) and returns (T(real, fake), T(fake, real)).
   """
 
   init: Callable[[jax.Array, jax.Array], tuple[Params, State]]
   apply: Callable[..., tuple[jax.Array, State]]
   module: nn.Module
+  pairwise: bool = False
 
 
 def functional(module: nn.Module) -> Net:
@@ -42,4 +44,4 @@ def functional(module: nn.Module) -> Net:
       return out, {**state, **updates}
     return module.apply(variables, x, train=train, rngs=rngs), state
 
-  return Net(init, apply, module)
+  return Net(init, apply, module, bool(getattr(module, "pairwise", False)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -34,3 +35,11 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
   except KeyError:
     raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.") from None
+
+
+def maybe_spectral(layer: nn.Module, spectral_norm: bool, train: bool) -> Callable[[jax.Array], jax.Array]:
+  """`layer`, or `layer` under `flax.linen.SpectralNorm` (Miyato et al. 2018), whose power-iteration vectors live in
+  the `batch_stats` collection and advance only when training."""
+  if not spectral_norm:
+    return layer
+  return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)

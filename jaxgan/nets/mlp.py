@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.nets.layers import get_activation
+from jaxgan.nets.layers import get_activation, maybe_spectral
 
 
 class MLPGenerator(nn.Module):
@@ -51,16 +51,26 @@ class MLPCritic(nn.Module):
   Attributes:
     features: hidden widths.
     activation: hidden activation name.
+    spectral_norm: spectral normalisation of every layer (Miyato et al. 2018).
   """
 
   features: Sequence[int] = (128, 128, 128)
   activation: str = "relu"
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
-    del train
-    act = get_activation(self.activation)
-    h = jnp.reshape(x, (x.shape[0], -1))
-    for width in self.features:
-      h = act(nn.Dense(width)(h))
-    return nn.Dense(1)(h)[:, 0]
+    return mlp_features(self, x, train, tuple(self.features) + (1,), self.activation, self.spectral_norm)[:, 0]
+
+
+def mlp_features(module: nn.Module, x: jax.Array, train: bool, features: Sequence[int], activation: str,
+                 spectral_norm: bool) -> jax.Array:
+  """Dense layers of `features` widths inside `module`'s compact scope, the activation between them (not after the
+  last). x [B, ...] is flattened first; returns [B, features[-1]]."""
+  act = get_activation(activation)
+  h = jnp.reshape(x, (x.shape[0], -1))
+  for i, width in enumerate(features):
+    h = maybe_spectral(nn.Dense(width), spectral_norm, train)(h)
+    if i < len(features) - 1:
+      h = act(h)
+  return h

@@ -1,0 +1,111 @@
+"""Label-conditioned generators and critics (Mirza & Osindero 2014; projection discriminator, Miyato & Koyama 2018).
+
+Conditional nets take `inputs = (x, labels)` with labels int [B] in [0, num_classes):
+* generators concatenate a learned class embedding to z (Mirza & Osindero 2014, Sec. 3.2);
+* critics either project: score = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018, eq. 3), or concatenate
+  the class embedding to the flattened input of an MLP critic (Mirza & Osindero 2014).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.nets.dcgan import DCGANCritic, DCGANGenerator
+from jaxgan.nets.layers import maybe_spectral
+from jaxgan.nets.mlp import MLPGenerator, mlp_features
+
+
+def _check_labels(labels: jax.Array, batch: int) -> None:
+  if labels.shape != (batch,):
+    raise ValueError(f"Conditional nets expect labels [B={batch}]; got shape {labels.shape}.")
+
+
+class ConditionalGenerator(nn.Module):
+  """(z [B, latent], labels [B]) -> samples [B, *output_shape].
+
+  Attributes:
+    num_classes: number of classes.
+    backbone: 'mlp' or 'dcgan' (the unconditional generator run on [z, embed(y)]).
+    embed_dim: size of the class embedding.
+    features, activation, batch_norm, output_activation: MLP backbone options.
+    base_features, upsample: DCGAN backbone options.
+    output_shape: shape of one sample.
+    axis_name: mapped axis over which BatchNorm statistics are averaged.
+  """
+
+  num_classes: int = 10
+  backbone: str = "mlp"
+  embed_dim: int = 16
+  features: Sequence[int] = (128, 128, 128)
+  activation: str = "relu"
+  batch_norm: bool = False
+  output_activation: str = "identity"
+  base_features: int = 64
+  upsample: str = "transpose"
+  output_shape: Sequence[int] = (2,)
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
+    z, labels = inputs
+    _check_labels(labels, z.shape[0])
+    h = jnp.concatenate([z, nn.Embed(self.num_classes, self.embed_dim)(labels)], axis=-1)
+    if self.backbone == "mlp":
+      return MLPGenerator(self.features, self.output_shape, self.activation, self.batch_norm, self.output_activation,
+                          self.axis_name)(h, train)
+    if self.backbone == "dcgan":
+      return DCGANGenerator(self.output_shape, self.base_features, self.upsample, self.axis_name)(h, train)
+    raise ValueError(f"Unknown conditional generator backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
+
+
+class ConditionalCritic(nn.Module):
+  """(x [B, ...], labels [B]) -> scores [B].
+
+  Attributes:
+    num_classes: number of classes.
+    conditioning: 'projection' (Miyato & Koyama 2018) or 'concat' (MLP backbone only).
+    backbone: 'mlp' or 'dcgan' feature extractor phi.
+    features, activation: MLP backbone options (the last width is phi's size).
+    base_features, embedding, batch_norm: DCGAN backbone options.
+    spectral_norm: spectral normalisation of every layer.
+    embed_dim: class-embedding size for 'concat'.
+    axis_name: mapped axis over which BatchNorm statistics are averaged.
+  """
+
+  num_classes: int = 10
+  conditioning: str = "projection"
+  backbone: str = "mlp"
+  features: Sequence[int] = (128, 128, 128)
+  activation: str = "relu"
+  base_features: int = 64
+  embedding: int = 128
+  batch_norm: bool = False
+  spectral_norm: bool = False
+  embed_dim: int = 16
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
+    x, labels = inputs
+    _check_labels(labels, x.shape[0])
+    if self.conditioning == "concat":
+      if self.backbone != "mlp":
+        raise ValueError("conditioning='concat' needs backbone='mlp'; use 'projection' for image critics.")
+      h = jnp.concatenate([jnp.reshape(x, (x.shape[0], -1)), nn.Embed(self.num_classes, self.embed_dim)(labels)], -1)
+      return mlp_features(self, h, train, tuple(self.features) + (1,), self.activation, self.spectral_norm)[:, 0]
+    if self.conditioning != "projection":
+      raise ValueError(f"Unknown conditioning {self.conditioning!r}; use 'projection' or 'concat'.")
+    if self.backbone == "mlp":
+      phi = jax.nn.relu(mlp_features(self, x, train, tuple(self.features), self.activation, self.spectral_norm))
+    elif self.backbone == "dcgan":
+      phi = DCGANCritic(self.base_features, self.batch_norm, self.spectral_norm, self.embedding, self.axis_name)(
+          x, train)
+    else:
+      raise ValueError(f"Unknown conditional critic backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
+    unconditional = maybe_spectral(nn.Dense(1), self.spectral_norm, train)(phi)[:, 0]
+    class_embedding = nn.Embed(self.num_classes, phi.shape[-1])(labels)
+    return unconditional + jnp.sum(class_embedding * phi, axis=-1)
