@@ -26,6 +26,9 @@ def main(argv):
   absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every checkpoint step at INFO
   logging.getLogger("jaxgan").setLevel(logging.INFO)
   from jaxgan.experiment import train_and_evaluate  # after flag parsing, so --help stays fast
+  from jaxgan.parallel import initialize_distributed
+
+  initialize_distributed()  # a no-op unless JAXGAN_COORDINATOR etc. describe a multi-process run
 
   config = _CONFIG.value
   workdir = _WORKDIR.value or os.path.join("runs", config.name)

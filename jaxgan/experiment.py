@@ -6,29 +6,33 @@ so a run resumed from a checkpoint at step t continues exactly as if it had neve
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tqdm
 
 from jaxgan import data as data_lib
-from jaxgan import plots
+from jaxgan import parallel, plots
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.metrics import toy_metrics
 from jaxgan.summary import SummaryWriter
-from jaxgan.train import GAN, GANState, build_gan, generate, init_state, make_train_step
+from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)
 
-PARALLEL_MODES = ("none",)
+PARALLEL_MODES = parallel.PARALLEL_MODES
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -110,9 +114,43 @@ def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.
     fake = np.asarray(generate(gan, state, key, 1000))
     plots.save_scatter(path, real, fake, title, mixture.centers)
     return None
+  if gan.num_classes:
+    # One row per class, so a glance tells whether the labels are followed.
+    per_class = 8
+    labels = jnp.repeat(jnp.arange(gan.num_classes), per_class)
+    fake = np.asarray(generate(gan, state, key, gan.num_classes * per_class, labels))
+    plots.save_image_grid(path, fake, rows=gan.num_classes)
+    return plots.image_grid(fake, rows=gan.num_classes)
   fake = np.asarray(generate(gan, state, key, 64))
   plots.save_image_grid(path, fake)
   return plots.image_grid(fake)
+
+
+class _StopRequest:
+  """Turns SIGINT / SIGTERM into a request the loop honours after the current step (so a checkpoint is saved);
+  a second signal of the same kind acts as usual."""
+
+  def __init__(self):
+    self.signal_name: str | None = None
+    self._previous = {}
+    if threading.current_thread() is not threading.main_thread():
+      return  # signal handlers can only be installed from the main thread
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      self._previous[sig] = signal.signal(sig, self._handle)
+
+  @property
+  def requested(self) -> bool:
+    return self.signal_name is not None
+
+  def _handle(self, signum, frame):
+    del frame
+    self.signal_name = signal.Signals(signum).name
+    signal.signal(signum, self._previous[signum])
+
+  def restore(self) -> None:
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    self._previous = {}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
@@ -135,10 +173,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   _check_resume_compatible(workdir, config)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
+  # The step may run over several devices; `gan` (no device axis) initialises, evaluates and samples on one.
+  train_step = parallel.make_parallel_train_step(config, config.parallel)
   gan = build_gan(config)
   root = jax.random.key(config.seed)
   init_key, train_key, data_key, eval_key = jax.random.split(root, 4)
-  state = init_state(gan, init_key)
+  state = jax.jit(functools.partial(init_state, gan))(init_key)  # eager init of conv nets is slow
 
   checkpointer = Checkpointer(workdir / "checkpoints", int(config.get("keep_checkpoints", 3)))
   restored = checkpointer.restore_latest(state)
@@ -148,9 +188,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   else:
     start = 0
   last_saved = start if restored is not None else None
+  # Checkpoints hold one copy of the state, whatever the device count; it is replicated onto the devices here.
+  state = train_step.put_state(state)
 
   next_batch = data_lib.make_batch_fn(config, data_key)
-  train_step = jax.jit(make_train_step(gan), donate_argnums=0)
   writer = SummaryWriter(workdir / "tensorboard")
   num_steps = int(config.num_steps)
 
@@ -159,21 +200,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   last_metrics: dict[str, float] = {}
   bar = tqdm.tqdm(total=num_steps, initial=start, disable=not progress, dynamic_ncols=True, desc="train")
   t_window, steps_window = time.perf_counter(), 0
+  stop = _StopRequest()
   try:
     for step in range(start, num_steps):
-      batch = next_batch(step)
+      if stop.requested:
+        log.warning("Stopping at step %d on %s; saving a checkpoint. Rerun the same command to resume.", step,
+                    stop.signal_name)
+        break
+      batch = train_step.put_batch(next_batch(step))
       if step == start:
         t_compile = time.perf_counter()
-        state, metrics = train_step(state, batch, train_key)
+        state, metrics = train_step.step(state, batch, train_key)
         jax.block_until_ready(metrics)
         compile_s = time.perf_counter() - t_compile
       else:
-        state, metrics = train_step(state, batch, train_key)
+        state, metrics = train_step.step(state, batch, train_key)
       done = step + 1
       steps_window += 1
       bar.update(1)
       if done % config.log_every == 0 or done == num_steps:
-        last_metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        last_metrics = train_step.host_metrics(metrics)
         _finite_or_raise(done, last_metrics, last_saved)
         now = time.perf_counter()
         rate = steps_window / max(now - t_window, 1e-9)
@@ -181,43 +227,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate})
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
       if done % config.eval_every == 0 and done != num_steps:
-        eval_metrics = _evaluate(gan, state, config, eval_key)
+        eval_metrics = _evaluate(gan, train_step.unreplicate(state), config, eval_key)
         writer.scalars(done, {f"eval/{k}": v for k, v in eval_metrics.items()})
         if eval_metrics:
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.3g}" for k, v in eval_metrics.items()))
-        grid = _save_samples(workdir / "samples.png", gan, state, config, eval_key, f"step {done}")
+        grid = _save_samples(workdir / "samples.png", gan, train_step.unreplicate(state), config, eval_key,
+                             f"step {done}")
         if grid is not None:
           writer.image(done, "samples", grid)
       if done % config.checkpoint_every == 0 and done != num_steps:
-        checkpointer.save(done, state)
+        checkpointer.save(done, train_step.global_state(state))
         last_saved = done
     bar.close()
     train_s = time.perf_counter() - t_start
-    final_step = int(jax.device_get(state.step))
+    final_step = int(jax.device_get(train_step.unreplicate(state).step))
     if final_step != last_saved:
-      checkpointer.save(final_step, state)
+      checkpointer.save(final_step, train_step.global_state(state))
+    state = train_step.unreplicate(state)
     eval_metrics = _evaluate(gan, state, config, eval_key)
     writer.scalars(final_step, {f"eval/{k}": v for k, v in eval_metrics.items()})
     grid = _save_samples(workdir / "samples.png", gan, state, config, eval_key, f"{config.name}, step {final_step}")
     if grid is not None:
       writer.image(final_step, "samples", grid)
   finally:
+    stop.restore()
     bar.close()
     writer.close()
     checkpointer.close()
 
-  trained = max(num_steps - start, 0)
+  trained = max(final_step - start, 0)
   results = {
       **eval_metrics,
       **last_metrics,
       "steps": final_step,
       "steps_this_run": trained,
       "resumed_from": start if restored is not None else None,
+      "interrupted": stop.signal_name,
       "wall_time_s": train_s,
       "compile_s": compile_s,
       "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
-      "parallel": config.parallel,
-      "num_devices": 1,
+      "parallel": train_step.mode,
+      "num_devices": train_step.num_devices,
       "config": config.to_dict(),
   }
   (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))

@@ -85,3 +85,42 @@ def test_dcgan_mnist_runs_on_real_data(tmp_path, tfds_data_dir, mnist_manual_dir
   results = train_and_evaluate(c, tmp_path, progress=False)
   assert results["steps"] == 2 and np.isfinite(results["critic_loss"])
   assert (tmp_path / "samples.png").stat().st_size > 500
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_previous(tiny_toy_config, tmp_path, caplog):
+  tiny_toy_config.num_steps, tiny_toy_config.checkpoint_every = 4, 2
+  train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  for f in (tmp_path / "checkpoints" / "4").rglob("*"):
+    if f.is_file():
+      f.write_bytes(b"garbage")
+  state, step = _restore(tmp_path, tiny_toy_config)
+  assert step == 2 and int(state.step) == 2
+  assert "cannot be restored" in caplog.text
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
+  import os
+  import pathlib
+  import signal
+  import subprocess
+  import sys
+  import time
+
+  root = pathlib.Path(__file__).resolve().parents[1]
+  args = [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.num_steps=1000000",
+          "--config.generator.features=(8,)", "--config.critic.features=(8,)", "--config.batch_size=8",
+          "--config.checkpoint_every=1000000", "--config.eval_every=1000000", "--no_progress"]
+  proc = subprocess.Popen(args, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 240
+  while not list((tmp_path / "tensorboard").glob("events.*")) and time.time() < deadline:
+    time.sleep(0.5)
+  time.sleep(5)  # let it train a little
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=240)
+  assert proc.returncode == 0, err[-2000:]
+  results = json.loads((tmp_path / "results.json").read_text())
+  assert results["interrupted"] == "SIGTERM" and 0 < results["steps"] < 1000000
+  saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert saved[-1] == results["steps"]
