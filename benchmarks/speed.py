@@ -1,0 +1,332 @@
+"""Speed, side by side: jaxgan against a PyTorch reference on PyTorch-GAN's three workloads (issue 7, part 1).
+
+Workloads (batch 64, one iteration = n_critic critic updates + 1 generator update):
+  wgan_gp    MLP WGAN-GP on 1x28x28      (experiments/configs/bench_wgan_gp_mlp.py)
+  wgan_clip  MLP WGAN, weight clipping   (experiments/configs/bench_wgan_clip_mlp.py)
+  dcgan      PyTorch-GAN DCGAN, 32x32x1  (experiments/configs/bench_dcgan32.py)
+
+jaxgan runs the configs through its public API (`build_gan`, `init_state`, `parallel.make_parallel_train_step`, the
+step `jaxgan.experiment.train_and_evaluate` runs); PyTorch runs `benchmarks/torch_reference.py`, eager and under
+`torch.compile`. Both see fixed synthetic batches of the right shape, so data loading is excluded.
+
+Every measurement runs in a fresh subprocess (so compile time and peak RSS are its own), pinned to `threads` CPUs;
+the runners alternate within each round (jaxgan, torch, jaxgan, torch, ...) and rounds repeat, so a slow period on a
+shared machine hits both frameworks. Per runner and workload it reports the first step (compile + one iteration),
+steady-state iterations/s (median over rounds, with min and max), and peak RSS; ratios are jaxgan's median over
+torch's median at the same thread count.
+
+  python benchmarks/speed.py                 # full run, writes benchmarks/results/speed.json and prints a table
+  python benchmarks/speed.py --quick         # a few iterations per measurement, to check that it runs
+  python benchmarks/speed.py --runners jaxgan@2,torch_eager@2 --workloads dcgan
+
+Needs torch for the torch runners (`pip install -e .[bench]`); without it they are recorded as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKLOADS = ("wgan_gp", "wgan_clip", "dcgan")
+CONFIGS = {"wgan_gp": "bench_wgan_gp_mlp", "wgan_clip": "bench_wgan_clip_mlp", "dcgan": "bench_dcgan32"}
+FRAMEWORKS = ("jaxgan", "torch_eager", "torch_compile")
+DEFAULT_RUNNERS = ("jaxgan@1", "torch_eager@1", "jaxgan@2", "torch_eager@2", "torch_compile@2")
+
+
+# ----------------------------------------------------------------------------------------------------------- worker
+
+def _pin(threads: int) -> None:
+  """Restricts this process to `threads` CPUs, before jax or torch size their thread pools."""
+  cpus = sorted(os.sched_getaffinity(0))
+  if threads > len(cpus):
+    raise ValueError(f"asked for {threads} threads but only CPUs {cpus} are available")
+  os.sched_setaffinity(0, cpus[:threads])
+
+
+def _time_iterations(run_one, block, min_seconds: float, min_iters: int, max_iters: int) -> tuple[float, int]:
+  """(iterations/s, iterations) over at least `min_iters` iterations and `min_seconds` seconds."""
+  done, start = 0, time.perf_counter()
+  while done < max_iters and (done < min_iters or time.perf_counter() - start < min_seconds):
+    block(run_one())
+    done += 1
+  return done / (time.perf_counter() - start), done
+
+
+def _jaxgan_worker(workload: str, args) -> dict:
+  import jax
+  import jax.numpy as jnp
+
+  sys.path.insert(0, str(ROOT))
+  from jaxgan import parallel
+  from jaxgan.data import data_shape
+  from jaxgan.train import build_gan, init_state
+
+  config = importlib.import_module(f"experiments.configs.{CONFIGS[workload]}").get_config()
+  if args.tiny:  # test mode: the same code path with tiny nets
+    _shrink(config)
+  t0 = time.perf_counter()
+  train_step = parallel.make_parallel_train_step(config, "none")
+  gan = build_gan(config)
+  state = train_step.put_state(init_state(gan, jax.random.key(0)))
+  shape = (config.n_critic, config.batch_size, *data_shape(config.data))
+  batch = train_step.put_batch(jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0))
+  key = jax.random.key(2)
+  jax.block_until_ready((state, batch))
+  setup_s = time.perf_counter() - t0
+
+  box = {"state": state}
+
+  def run_one():
+    box["state"], metrics = train_step.step(box["state"], batch, key)
+    return metrics
+
+  t0 = time.perf_counter()
+  jax.block_until_ready(run_one())
+  first_step_s = time.perf_counter() - t0
+  for _ in range(args.warmup):
+    jax.block_until_ready(run_one())
+  it_s, iters = _time_iterations(run_one, jax.block_until_ready, args.seconds, args.min_iters, args.max_iters)
+  finite = all(bool(jnp.isfinite(v)) for v in jax.device_get(run_one()).values())
+  # XLA's own account of the step's buffers (arguments, outputs, temporaries; donated state counted once).
+  memory = train_step.step.lower(box["state"], batch, key).compile().memory_analysis()
+  step_memory_mb = None if memory is None else (memory.temp_size_in_bytes + memory.argument_size_in_bytes
+                                                + memory.output_size_in_bytes - memory.alias_size_in_bytes) / 2**20
+  return {"setup_s": setup_s, "first_step_s": first_step_s, "it_s": it_s, "iters": iters,
+          "step_memory_mb": step_memory_mb, "finite": finite, "version": jax.__version__}
+
+
+def _shrink(config) -> None:
+  config.batch_size = 8
+  if config.generator.name == "zoo_mlp":
+    config.generator.base_features = 8
+    config.critic.features = (16, 8)
+  else:
+    config.generator.base_features = 4
+    config.critic.base_features = 4
+
+
+def _torch_worker(workload: str, compile: bool, threads: int, args) -> dict:
+  import torch
+
+  torch.set_num_threads(threads)
+  sys.path.insert(0, str(HERE))
+  import torch_reference
+
+  t0 = time.perf_counter()
+  try:
+    w = torch_reference.make_workload(workload, compile=compile, batch_size=8 if args.tiny else 64)
+  except torch_reference.CompileUnsupported as e:
+    return {"error": str(e), "version": torch.__version__}
+  if not compile:
+    w.iteration()
+  first_step_s = time.perf_counter() - t0  # construction + one iteration (which compiles under torch.compile)
+  for _ in range(args.warmup):
+    w.iteration()
+  it_s, iters = _time_iterations(w.iteration, lambda _: None, args.seconds, args.min_iters, args.max_iters)
+  return {"first_step_s": first_step_s, "it_s": it_s, "iters": iters, "version": torch.__version__}
+
+
+def worker(args) -> None:
+  framework, threads = _parse_runner(args.worker)
+  _pin(threads)
+  if framework == "jaxgan":
+    result = _jaxgan_worker(args.workload, args)
+  else:
+    result = _torch_worker(args.workload, framework == "torch_compile", threads, args)
+  result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print("RESULT " + json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------ coordinator
+
+def _parse_runner(runner: str) -> tuple[str, int]:
+  framework, _, threads = runner.partition("@")
+  if framework not in FRAMEWORKS or not threads.isdigit():
+    raise ValueError(f"Bad runner {runner!r}; use FRAMEWORK@THREADS with FRAMEWORK in {FRAMEWORKS}, e.g. jaxgan@2.")
+  return framework, int(threads)
+
+
+def _run_worker(runner: str, workload: str, args) -> dict:
+  cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", runner, "--workload", workload,
+         "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--max-iters", str(args.max_iters),
+         "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+  t0 = time.perf_counter()
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
+  lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+  if proc.returncode != 0 or not lines:
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    return {"error": f"worker exited with {proc.returncode}: " + " | ".join(tail)}
+  result = json.loads(lines[-1][len("RESULT "):])
+  result["process_s"] = time.perf_counter() - t0
+  return result
+
+
+def _summary(values: list[float]) -> dict | None:
+  if not values:
+    return None
+  return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _machine() -> dict:
+  cpu = platform.processor()
+  try:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+      if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+  except OSError:
+    pass
+  load = os.getloadavg() if hasattr(os, "getloadavg") else None
+  return {"cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
+          "python": platform.python_version(), "load_average_at_start": load}
+
+
+def _versions() -> dict:
+  versions = {}
+  for name in ("jax", "jaxlib", "flax", "optax", "torch"):
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      versions[name] = None
+  return versions
+
+
+def _aggregate(raw: dict, runners: list[str], workloads: list[str]) -> dict:
+  """Per workload: each runner's summaries, the headline fields of the issue's schema, and the ratios."""
+  out = {}
+  for workload in workloads:
+    entry = {"runners": {}}
+    for runner in runners:
+      results = raw[workload][runner]
+      ok = [r for r in results if "error" not in r]
+      errors = sorted({r["error"] for r in results if "error" in r})
+      entry["runners"][runner] = {
+          "it_s": _summary([r["it_s"] for r in ok]),
+          "first_step_s": _summary([r["first_step_s"] for r in ok]),
+          "peak_rss_mb": _summary([r["peak_rss_mb"] for r in ok if "peak_rss_mb" in r]),
+          "step_memory_mb": _summary([r["step_memory_mb"] for r in ok if r.get("step_memory_mb") is not None]),
+          "errors": errors,
+      }
+    med = lambda runner: (entry["runners"].get(runner, {}).get("it_s") or {}).get("median")
+    ratios = {}
+    for runner in runners:
+      framework, threads = _parse_runner(runner)
+      jax_rate = med(f"jaxgan@{threads}")
+      if framework != "jaxgan" and jax_rate and med(runner):
+        ratios[f"jaxgan@{threads}/{runner}"] = jax_rate / med(runner)
+    threads = max(_parse_runner(r)[1] for r in runners)
+    first = (entry["runners"].get(f"jaxgan@{threads}", {}).get("first_step_s") or {}).get("median")
+    entry.update({
+        "threads": threads,
+        "jaxgan_it_s": med(f"jaxgan@{threads}"),
+        "torch_eager_it_s": med(f"torch_eager@{threads}"),
+        "torch_compile_it_s": med(f"torch_compile@{threads}"),
+        "ratio": ratios.get(f"jaxgan@{threads}/torch_eager@{threads}"),
+        "ratio_vs_compile": ratios.get(f"jaxgan@{threads}/torch_compile@{threads}"),
+        "compile_s": first,
+        "ratios": ratios,
+    })
+    compile_errors = entry["runners"].get(f"torch_compile@{threads}", {}).get("errors")
+    if compile_errors:
+      entry["torch_compile_error"] = compile_errors[0]
+    out[workload] = entry
+  return out
+
+
+def _fmt(summary: dict | None, digits: int = 2) -> str:
+  if not summary:
+    return "n/a"
+  if summary["n"] == 1:
+    return f"{summary['median']:.{digits}f}"
+  return f"{summary['median']:.{digits}f} ({summary['min']:.{digits}f}-{summary['max']:.{digits}f})"
+
+
+def markdown_table(results: dict) -> str:
+  """The README table: it/s median (min-max), first step, peak RSS, per workload and runner, and the ratios."""
+  lines = ["| workload | runner | it/s median (min-max) | first step s | peak RSS MB | jaxgan / this |",
+           "| --- | --- | --- | --- | --- | --- |"]
+  for workload, entry in results["workloads"].items():
+    for runner, r in entry["runners"].items():
+      framework, threads = _parse_runner(runner)
+      ratio = entry["ratios"].get(f"jaxgan@{threads}/{runner}")
+      rate = _fmt(r["it_s"]) if r["it_s"] else ("unsupported" if r["errors"] else "n/a")
+      lines.append(f"| {workload} | {runner} | {rate} | {_fmt(r['first_step_s'], 1)} | {_fmt(r['peak_rss_mb'], 0)} | "
+                   f"{'' if ratio is None else f'{ratio:.2f}x'} |")
+  return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--quick", action="store_true", help="1 round, ~1 s per measurement: checks that it runs")
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--runners", default=",".join(DEFAULT_RUNNERS), help="comma list of FRAMEWORK@THREADS")
+  parser.add_argument("--workloads", default=",".join(WORKLOADS))
+  parser.add_argument("--seconds", type=float, default=15.0, help="minimum timed seconds per measurement")
+  parser.add_argument("--min-iters", type=int, default=5)
+  parser.add_argument("--max-iters", type=int, default=10**6)
+  parser.add_argument("--warmup", type=int, default=2, help="untimed iterations after the first step")
+  parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a measurement is abandoned")
+  parser.add_argument("--tiny", action="store_true", help="tiny nets and batch 8 (tests only: not the workloads)")
+  parser.add_argument("--out", default=str(HERE / "results" / "speed.json"))
+  parser.add_argument("--worker", help=argparse.SUPPRESS)
+  parser.add_argument("--workload", help=argparse.SUPPRESS)
+  args = parser.parse_args(argv)
+  if args.worker:
+    worker(args)
+    return
+  if args.quick:
+    args.rounds, args.seconds, args.min_iters, args.warmup = 1, 1.0, 1, 0
+  if args.rounds < 1:
+    raise SystemExit(f"--rounds must be >= 1; got {args.rounds}.")
+  runners = [r for r in args.runners.split(",") if r]
+  workloads = [w for w in args.workloads.split(",") if w]
+  for runner in runners:
+    _parse_runner(runner)
+  unknown = set(workloads) - set(WORKLOADS)
+  if unknown:
+    raise SystemExit(f"Unknown workloads {sorted(unknown)}; choose from {WORKLOADS}.")
+  have_torch = importlib.util.find_spec("torch") is not None
+  skipped = [r for r in runners if r.startswith("torch") and not have_torch]
+  if skipped:
+    print(f"torch is not installed (pip install -e .[bench]); skipping {skipped}", file=sys.stderr)
+  active = [r for r in runners if r not in skipped]
+
+  machine = _machine()
+  raw = {w: {r: [] for r in active} for w in workloads}
+  settings = {"rounds": args.rounds, "runners": active, "skipped_runners": skipped, "seconds": args.seconds,
+              "min_iters": args.min_iters, "warmup": args.warmup, "tiny": args.tiny,
+              "batch_size": 8 if args.tiny else 64, "data": "synthetic fixed batches (data loading excluded)",
+              "iteration": "n_critic critic updates + 1 generator update"}
+  for round_index in range(args.rounds):
+    for workload in workloads:
+      for runner in active:  # alternates frameworks within the round
+        result = _run_worker(runner, workload, args)
+        raw[workload][runner].append(result)
+        shown = f"{result['it_s']:.3f} it/s" if "it_s" in result else result["error"][:120]
+        print(f"round {round_index + 1}/{args.rounds} {workload:9s} {runner:16s} {shown}", file=sys.stderr,
+              flush=True)
+    # Written after every round, so a run cut short on a busy machine keeps the rounds it finished.
+    machine["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    results = {"workloads": _aggregate(raw, active, workloads), "machine": machine, "versions": _versions(),
+               "settings": {**settings, "rounds_done": round_index + 1}, "raw": raw}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+  print(markdown_table(results))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,35 @@
+"""PyTorch-GAN's `dcgan` workload (eriklindernoren/PyTorch-GAN, implementations/dcgan) on 32x32x1 images: generator
+linear -> 128x8x8, BatchNorm, two (nearest x2 upsample, 3x3 conv, BatchNorm eps 0.8, LeakyReLU 0.2) blocks with 128
+and 64 channels, 3x3 conv to 1 channel, tanh; discriminator of four 3x3 stride-2 conv blocks (16/32/64/128 channels,
+LeakyReLU 0.2, BatchNorm eps 0.8 from the second block) and a linear logit; the log loss with the non-saturating
+generator loss (PyTorch-GAN's Sigmoid + BCELoss), Adam 2e-4 with betas (0.5, 0.999), batch 64, latent 100.
+
+Dropout2d(0.25) is off here (`dropout_rate = 0`): the train step does not pass a dropout key to the critic yet, and
+`ZooDCGANCritic` refuses to train a positive rate without one. The upsampling runs in its exact 'subpixel' form
+(4/9 of the work of 'resize'; the same function and parameters).
+"""
+
+import ml_collections
+
+from experiments.configs.base import base_config, image_data, optimizer
+
+
+def get_config():
+  c = base_config()
+  c.name = "bench_dcgan32"
+  c.num_steps = 10000
+  c.batch_size = 64
+  c.n_critic = 1
+  c.log_every = 50
+  c.eval_every = 500
+  c.loss = "ns_gan"
+  c.latent_dim = 100
+  c.data = image_data("mnist")
+  c.data.image_shape = (32, 32, 1)
+  c.generator = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 64, "batch_norm_eps": 0.8,
+                                           "upsample": "subpixel"})
+  c.critic = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 16, "batch_norm_eps": 0.8,
+                                        "dropout_rate": 0.0})
+  c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+  c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+  return c

@@ -1,0 +1,113 @@
+"""benchmarks/speed.py in quick, tiny mode: the jaxgan side runs every workload config and writes the issue's schema;
+the PyTorch reference matches the zoo's parameter counts; the zoo nets' exact rewrites hold."""
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import chex
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxgan.nets import MLPCritic, functional
+from jaxgan.nets.zoo import ZooDCGANCritic, ZooDCGANGenerator, ZooMLPGenerator, _upsample_conv_subpixel
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SPEED = ROOT / "benchmarks" / "speed.py"
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _param_count(net, x):
+  params, _ = net.init(jax.random.key(0), x)
+  return sum(p.size for p in jax.tree.leaves(params))
+
+
+def test_zoo_parameter_counts_match_pytorch_gan():
+  # Counts of eriklindernoren/PyTorch-GAN's wgan_gp generator and dcgan generator / discriminator at 1x28x28, 1x32x32.
+  assert _param_count(functional(ZooMLPGenerator(output_shape=(28, 28, 1))), jnp.zeros((1, 100))) == 1_510_032
+  assert _param_count(functional(ZooDCGANGenerator(output_shape=(32, 32, 1))), jnp.zeros((1, 100))) == 1_049_985
+  assert _param_count(functional(ZooDCGANCritic()), jnp.zeros((1, 32, 32, 1))) == 98_113
+
+
+def test_subpixel_upsample_conv_equals_resize_then_conv():
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+
+  def reference(x, kernel):
+    up = jax.image.resize(x, (2, 10, 12, 3), method="nearest")
+    return jax.lax.conv_general_dilated(up, kernel, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  chex.assert_trees_all_close(_upsample_conv_subpixel(x, kernel), reference(x, kernel), atol=1e-5)
+  loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+  chex.assert_trees_all_close(jax.grad(loss(_upsample_conv_subpixel), (0, 1))(x, kernel),
+                              jax.grad(loss(reference), (0, 1))(x, kernel), atol=1e-4)
+
+
+def test_zoo_dcgan_generator_forms_share_parameters_and_outputs():
+  z = jax.random.normal(jax.random.key(0), (3, 100))
+  resize = functional(ZooDCGANGenerator(output_shape=(16, 16, 1), base_features=4, upsample="resize"))
+  subpixel = functional(ZooDCGANGenerator(output_shape=(16, 16, 1), base_features=4, upsample="subpixel"))
+  params, state = resize.init(jax.random.key(1), z)
+  chex.assert_trees_all_equal_shapes(params, subpixel.init(jax.random.key(1), z)[0])
+  chex.assert_trees_all_close(subpixel.apply(params, state, z, True)[0], resize.apply(params, state, z, True)[0],
+                              atol=1e-5)
+
+
+def test_zoo_critic_channel_dropout_needs_a_key():
+  critic = functional(ZooDCGANCritic(base_features=4))
+  x = jnp.ones((2, 32, 32, 1))
+  params, state = critic.init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match="dropout key"):
+    critic.apply(params, state, x, True)
+  scores, _ = critic.apply(params, state, x, True, key=jax.random.key(1))
+  chex.assert_shape(scores, (2,))
+
+
+def _run_speed(tmp_path, runners, workloads):
+  out = tmp_path / "speed.json"
+  cmd = [sys.executable, str(SPEED), "--quick", "--tiny", "--seconds", "0", "--runners", runners,
+         "--workloads", workloads, "--out", str(out)]
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  return json.loads(out.read_text()), proc.stdout
+
+
+def test_speed_quick_jaxgan_schema(tmp_path):
+  # One workload keeps the test short; every bench config also trains a step in tests/test_configs.py.
+  results, table = _run_speed(tmp_path, "jaxgan@1", "wgan_gp")
+  assert set(results) >= {"workloads", "machine", "versions", "settings"}
+  assert set(results["workloads"]) == {"wgan_gp"}
+  for name, entry in results["workloads"].items():
+    for field in ("jaxgan_it_s", "torch_eager_it_s", "ratio", "compile_s", "runners", "ratios"):
+      assert field in entry, (name, field)
+    assert entry["jaxgan_it_s"] > 0 and entry["compile_s"] > 0
+    run = results["raw"][name]["jaxgan@1"][0]
+    assert run["finite"] and run["peak_rss_mb"] > 0 and run["step_memory_mb"] > 0
+  assert results["versions"]["jax"] == jax.__version__
+  assert "| wgan_gp | jaxgan@1 |" in table
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (optional extra `bench`: pip install -e .[bench])")
+def test_torch_reference_matches_zoo_parameter_counts():
+  sys.path.insert(0, str(ROOT / "benchmarks"))
+  import torch_reference
+
+  counts = {name: [sum(p.numel() for p in net.parameters())
+                   for net in (torch_reference.make_workload(name, batch_size=2).generator,
+                               torch_reference.make_workload(name, batch_size=2).critic)]
+            for name in torch_reference.WORKLOADS}
+  assert counts == {"wgan_gp": [1_510_032, 533_505], "wgan_clip": [1_510_032, 533_505], "dcgan": [1_049_985, 98_113]}
+  critic = functional(MLPCritic(features=(512, 256), activation="leaky_relu"))
+  assert _param_count(critic, jnp.zeros((1, 28, 28, 1))) == 533_505
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (optional extra `bench`: pip install -e .[bench])")
+def test_speed_quick_torch_side(tmp_path):
+  results, table = _run_speed(tmp_path, "torch_eager@1", "wgan_clip")
+  entry = results["workloads"]["wgan_clip"]["runners"]["torch_eager@1"]
+  assert entry["it_s"]["median"] > 0 and entry["peak_rss_mb"]["median"] > 0 and not entry["errors"]
+  assert results["versions"]["torch"]
+  assert "| wgan_clip | torch_eager@1 |" in table
