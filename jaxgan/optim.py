@@ -25,15 +25,47 @@ def _sgd(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
 
 
 OPTIMIZERS = {"adam": _adam, "rmsprop": _rmsprop, "sgd": _sgd}
-_FIELDS = {"name", "learning_rate", "b1", "b2", "eps", "decay", "momentum", "clip"}
+_FIELDS = {"name", "learning_rate", "b1", "b2", "eps", "decay", "momentum", "clip", "schedule", "warmup_steps",
+           "decay_steps", "end_value"}
+SCHEDULES = ("constant", "linear", "cosine", "exponential")
+
+
+def learning_rate_schedule(c: ml_collections.ConfigDict, which: str = "optimizer") -> optax.Schedule:
+  """The optimiser's learning rate as an optax schedule of its update count.
+
+  `schedule`: constant | linear (to `end_value` over `decay_steps`) | cosine (to `end_value` over `decay_steps`) |
+  exponential (halving every `decay_steps`); `warmup_steps` > 0 prepends a linear warm-up from 0. Counts are this
+  optimiser's updates, so a critic with n_critic = 5 decays five times faster per train step than its generator.
+  """
+  kind = c.get("schedule", "constant") or "constant"
+  if kind not in SCHEDULES:
+    raise ValueError(f"Unknown config.{which}.schedule {kind!r}; choose one of {SCHEDULES}.")
+  lr = float(c.learning_rate)
+  decay_steps = int(c.get("decay_steps", 0) or 0)
+  end = float(c.get("end_value", 0.0) or 0.0)
+  if kind != "constant" and decay_steps < 1:
+    raise ValueError(f"config.{which}.schedule={kind!r} needs decay_steps >= 1; got {decay_steps}.")
+  if kind == "constant":
+    schedule = optax.constant_schedule(lr)
+  elif kind == "linear":
+    schedule = optax.linear_schedule(lr, end, decay_steps)
+  elif kind == "cosine":
+    schedule = optax.cosine_decay_schedule(lr, decay_steps, alpha=end / lr)
+  else:
+    schedule = optax.exponential_decay(lr, decay_steps, 0.5, end_value=end or None)
+  warmup = int(c.get("warmup_steps", 0) or 0)
+  if warmup > 0:
+    schedule = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), schedule], [warmup])
+  return schedule
 
 
 def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> optax.GradientTransformation:
   """Builds the optax transform described by an optimiser config section.
 
   Args:
-    c: fields `name` (adam | rmsprop | sgd), `learning_rate`, optional `b1`, `b2`, `eps`, `decay`, `momentum`, and
-      `clip` (> 0 enables weight clipping to [-clip, clip]).
+    c: fields `name` (adam | rmsprop | sgd), `learning_rate`, optional `b1`, `b2`, `eps`, `decay`, `momentum`,
+      `clip` (> 0 enables weight clipping to [-clip, clip]) and a learning-rate schedule (`schedule`,
+      `warmup_steps`, `decay_steps`, `end_value`; see `learning_rate_schedule`).
     which: the config path, for error messages.
 
   Raises:
@@ -44,8 +76,12 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
   unknown = set(c) - _FIELDS
   if unknown:
     raise ValueError(f"config.{which} has unknown fields {sorted(unknown)}; allowed: {sorted(_FIELDS)}.")
-  if not c.learning_rate > 0:
+  if not float(c.learning_rate) > 0:
     raise ValueError(f"config.{which}.learning_rate must be positive; got {c.learning_rate}.")
+  if (c.get("schedule", "constant") or "constant") != "constant" or (c.get("warmup_steps", 0) or 0) > 0:
+    fields = c.to_dict()
+    fields["learning_rate"] = learning_rate_schedule(c, which)
+    c = ml_collections.ConfigDict(fields, type_safe=False)
   tx = OPTIMIZERS[c.name](c)
   clip = c.get("clip", 0.0) or 0.0
   if clip < 0:

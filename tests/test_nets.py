@@ -60,3 +60,20 @@ def test_bad_net_configs_raise():
   g = nets.build_generator(_cfg(name="dcgan"), (48, 48, 3))
   with pytest.raises(ValueError, match="image sides"):
     g.init(jax.random.key(0), jnp.zeros((1, 8)))
+
+
+@pytest.mark.parametrize("norm", ["instance", "layer", "weight", "batch"])
+def test_dcgan_critic_norm_choices(norm):
+  d = nets.build_critic(_cfg(name="dcgan", base_features=4, norm=norm))
+  x = jax.random.normal(jax.random.key(0), (3, 28, 28, 1))
+  params, state = d.init(jax.random.key(1), x)
+  scores, _ = d.apply(params, state, x, True)
+  chex.assert_shape(scores, (3,))
+  names = str(jax.tree_util.tree_structure(params))
+  expected = {"instance": "InstanceNorm", "layer": "LayerNorm", "weight": "WeightNorm", "batch": "BatchNorm"}[norm]
+  assert expected in names
+  assert nets.critic_uses_batch_norm(_cfg(name="dcgan", norm=norm)) == (norm == "batch")
+  if norm != "batch":
+    # Per-sample norms: a sample's score does not depend on the rest of the batch.
+    alone, _ = d.apply(params, state, x[:1], True)
+    chex.assert_trees_all_close(alone, scores[:1], rtol=1e-5, atol=1e-6)

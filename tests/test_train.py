@@ -115,3 +115,29 @@ def test_generate_shapes(tiny_toy_config):
   gan = build_gan(tiny_toy_config)
   state = init_state(gan, jax.random.key(0))
   chex.assert_shape(generate(gan, state, jax.random.key(1), 7), (7, 2))
+
+
+def test_learning_rate_schedules():
+  import ml_collections
+
+  from jaxgan.optim import build_optimizer, learning_rate_schedule
+
+  c = ml_collections.ConfigDict(dict(name="sgd", learning_rate=1.0, schedule="linear", decay_steps=10,
+                                     end_value=0.0, warmup_steps=5, clip=0.0))
+  schedule = learning_rate_schedule(c)
+  chex.assert_trees_all_close([float(schedule(i)) for i in (0, 5, 10, 15)], [0.0, 1.0, 0.5, 0.0], atol=1e-6)
+  c.schedule, c.warmup_steps = "cosine", 0
+  chex.assert_trees_all_close(float(learning_rate_schedule(c)(5)), 0.5, atol=1e-6)
+  # SGD with the schedule moves a parameter by lr(t) * grad at update t.
+  c.schedule = "exponential"
+  tx = build_optimizer(c)
+  params = jnp.zeros(())
+  state = tx.init(params)
+  moves = []
+  for _ in range(3):
+    updates, state = tx.update(jnp.ones(()), state, params)
+    moves.append(float(updates))
+  chex.assert_trees_all_close(moves, [-1.0, -(0.5 ** 0.1), -(0.5 ** 0.2)], rtol=1e-5)
+  c.schedule = "step"
+  with pytest.raises(ValueError, match="schedule"):
+    build_optimizer(c)

@@ -6,7 +6,9 @@ from ml_collections.config_dict import placeholder
 
 def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
   """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights."""
-  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0}
+  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0,
+            # learning-rate schedule: constant | linear | cosine | exponential, with optional linear warm-up
+            "schedule": "constant", "warmup_steps": 0, "decay_steps": 0, "end_value": 0.0}
   fields.update(kwargs)
   return ml_collections.ConfigDict(fields)
 

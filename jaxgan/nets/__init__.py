@@ -55,7 +55,7 @@ def build_critic(net_config: ml_collections.ConfigDict, axis_name: str | None = 
 
 def critic_uses_batch_norm(net_config: ml_collections.ConfigDict) -> bool:
   """True if the configured critic normalises over the batch (incompatible with per-sample gradient penalties)."""
-  return bool(net_config.get("batch_norm", False))
+  return bool(net_config.get("batch_norm", False)) or net_config.get("norm", "none") == "batch"
 
 
 __all__ = ["Net", "functional", "build_generator", "build_critic", "critic_uses_batch_norm", "MLPGenerator", "MLPCritic",

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jaxgan.nets.layers import leaky_relu, maybe_spectral
 
 _SUPPORTED_SIZES = (28, 32, 64)
+CRITIC_NORMS = ("none", "batch", "instance", "layer", "weight")
 
 
 def _num_doublings(size: int) -> tuple[int, int]:
@@ -81,7 +82,9 @@ class DCGANCritic(nn.Module):
 
   Attributes:
     base_features: channels of the first conv; each later block doubles them.
-    batch_norm: BatchNorm from the second block on. Leave off for a critic under a gradient penalty.
+    batch_norm: BatchNorm from the second block on (same as norm='batch'). Leave off under a gradient penalty.
+    norm: normalisation from the second block on: none | batch | instance | layer | weight (Flax's InstanceNorm,
+      LayerNorm, WeightNorm); the per-sample ones (instance, layer, weight) are safe under a gradient penalty.
     spectral_norm: spectral normalisation of every layer (Miyato et al. 2018).
     output_features: 1 gives scores [B]; more gives features [B, output_features] (an encoder).
     axis_name: mapped axis over which BatchNorm statistics are averaged.
@@ -90,6 +93,7 @@ class DCGANCritic(nn.Module):
   base_features: int = 64
   batch_norm: bool = False
   spectral_norm: bool = False
+  norm: str = "none"
   output_features: int = 1
   axis_name: str | None = None
 
@@ -100,11 +104,22 @@ class DCGANCritic(nn.Module):
     _, doublings = _num_doublings(x.shape[1])
     h = x
     features = self.base_features
+    norm = "batch" if self.batch_norm else self.norm
+    if norm not in CRITIC_NORMS:
+      raise ValueError(f"Unknown critic norm {norm!r}; choose one of {CRITIC_NORMS}.")
     for i in range(doublings):
-      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=not (self.batch_norm and i > 0))
+      normalised = norm != "none" and i > 0  # never on the input layer (Radford et al. 2016, Sec. 3)
+      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME",
+                     use_bias=not (normalised and norm in ("batch", "instance", "layer")))
+      if normalised and norm == "weight":
+        conv = nn.WeightNorm(conv)
       h = maybe_spectral(conv, self.spectral_norm, train)(h)
-      if self.batch_norm and i > 0:
+      if normalised and norm == "batch":
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(h)
+      elif normalised and norm == "instance":
+        h = nn.InstanceNorm()(h)
+      elif normalised and norm == "layer":
+        h = nn.LayerNorm()(h)
       h = leaky_relu(h)
       features *= 2
     h = jnp.reshape(h, (h.shape[0], -1))
