@@ -73,7 +73,11 @@ def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | No
       raise FileNotFoundError(f"config.data.manual_dir={manual_dir} is not a folder; it must hold the original files "
                               f"of {name!r}.")
     kwargs["download_and_prepare_kwargs"] = {
-        "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)}
+        # tfds caches extracted manual files by file name alone, and MNIST and Fashion-MNIST share names: a
+        # per-dataset extract_dir keeps one from silently reading the other's images.
+        "download_config": tfds.download.DownloadConfig(
+            manual_dir=manual_dir,
+            extract_dir=os.path.join(data_dir or os.path.expanduser("~/tensorflow_datasets"), "extracted", name))}
     missing = [f for f in _ORIGINAL_FILES.get(name, ()) if not os.path.exists(os.path.join(manual_dir, f))]
     if missing and not _is_prepared(tfds, name, data_dir):
       # Fail now: tfds would otherwise retry a download for minutes before giving up.
