@@ -1,0 +1,474 @@
+"""The FID Inception network (InceptionV3 of the 2015-12-05 TensorFlow graph) in Flax, for FID/KID/IS on natural images.
+
+This is the network of pytorch-fid (mseitzer/pytorch-fid, `inception.py`: `fid_inception_v3` and `InceptionV3`),
+which reproduces the TensorFlow reference of Heusel et al. 2017 (TTUR, `fid.py`): torchvision's `Inception3` with
+1008 output classes, no auxiliary head, and the blocks `FIDInceptionA/C/E_1/E_2` that differ from torchvision's in
+their pooling branch (average pooling without counting the padding; max pooling in the last block). Features are the
+2048-d "pool3" output (global average of `Mixed_7c`) and the 1008 logits of the final linear layer.
+
+Preprocessing follows pytorch-fid's `InceptionV3(resize_input=True, normalize_input=True)`: images in [0, 1] are
+resized to 299x299 by bilinear interpolation with half-pixel centres and no antialiasing (torch
+`F.interpolate(mode='bilinear', align_corners=False)`; here `jax.image.resize(..., antialias=False)`), then mapped to
+[-1, 1]. With pytorch-fid's weights, FID values are therefore those of pytorch-fid (not of torch-fidelity, whose
+resize differs slightly, nor of the TF graph with its own resize).
+
+Weights cannot be downloaded here: pass pytorch-fid's file `pt_inception-2015-12-05-6726825d.pth` (a torch state dict,
+read without torch) or an .npz of the same state dict (`convert_to_npz`). `tests/test_inception.py` checks the
+architecture, the preprocessing and the conversion against torch's own implementation of the network, under
+deterministic test weights (to 1e-4).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import zipfile
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_FILE}"
+# Where `load_inception()` looks when no path is given.
+WEIGHTS_ENV = "JAXGAN_INCEPTION_WEIGHTS"
+INPUT_SIZE = 299
+NUM_LOGITS = 1008
+POOL3_DIM = 2048
+
+
+class BasicConv(nn.Module):
+  """torchvision's BasicConv2d: convolution without bias, BatchNorm (eps 1e-3, running statistics), ReLU."""
+
+  features: int
+  kernel: Sequence[int] = (1, 1)
+  stride: int = 1
+  padding: Sequence[int] = (0, 0)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    ph, pw = self.padding
+    x = nn.Conv(self.features, tuple(self.kernel), strides=self.stride, padding=((ph, ph), (pw, pw)), use_bias=False,
+                name="conv")(x)
+    return nn.relu(nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x))
+
+
+def _avg_pool(x: jax.Array) -> jax.Array:
+  # The TF graph averages only over the valid pixels at the borders (pytorch-fid: count_include_pad=False).
+  return nn.avg_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)), count_include_pad=False)
+
+
+def _max_pool_valid(x: jax.Array) -> jax.Array:
+  return nn.max_pool(x, (3, 3), (2, 2), padding="VALID")
+
+
+class InceptionA(nn.Module):
+  """pytorch-fid's FIDInceptionA (torchvision InceptionA with count_include_pad=False)."""
+
+  pool_features: int
+
+  @nn.compact
+  def __call__(self, x):
+    b1 = BasicConv(64, name="branch1x1")(x)
+    b5 = BasicConv(48, name="branch5x5_1")(x)
+    b5 = BasicConv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = BasicConv(64, name="branch3x3dbl_1")(x)
+    b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = BasicConv(self.pool_features, name="branch_pool")(_avg_pool(x))
+    return jnp.concatenate([b1, b5, b3, bp], axis=-1)
+
+
+class InceptionB(nn.Module):
+  """torchvision InceptionB (grid reduction 35 -> 17)."""
+
+  @nn.compact
+  def __call__(self, x):
+    b3 = BasicConv(384, (3, 3), stride=2, name="branch3x3")(x)
+    bd = BasicConv(64, name="branch3x3dbl_1")(x)
+    bd = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = BasicConv(96, (3, 3), stride=2, name="branch3x3dbl_3")(bd)
+    return jnp.concatenate([b3, bd, _max_pool_valid(x)], axis=-1)
+
+
+class InceptionC(nn.Module):
+  """pytorch-fid's FIDInceptionC (factorised 7x7 convolutions, count_include_pad=False)."""
+
+  channels_7x7: int
+
+  @nn.compact
+  def __call__(self, x):
+    c7 = self.channels_7x7
+    b1 = BasicConv(192, name="branch1x1")(x)
+    b7 = BasicConv(c7, name="branch7x7_1")(x)
+    b7 = BasicConv(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = BasicConv(c7, name="branch7x7dbl_1")(x)
+    bd = BasicConv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = BasicConv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = BasicConv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = BasicConv(192, name="branch_pool")(_avg_pool(x))
+    return jnp.concatenate([b1, b7, bd, bp], axis=-1)
+
+
+class InceptionD(nn.Module):
+  """torchvision InceptionD (grid reduction 17 -> 8)."""
+
+  @nn.compact
+  def __call__(self, x):
+    b3 = BasicConv(192, name="branch3x3_1")(x)
+    b3 = BasicConv(320, (3, 3), stride=2, name="branch3x3_2")(b3)
+    b7 = BasicConv(192, name="branch7x7x3_1")(x)
+    b7 = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = BasicConv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = BasicConv(192, (3, 3), stride=2, name="branch7x7x3_4")(b7)
+    return jnp.concatenate([b3, b7, _max_pool_valid(x)], axis=-1)
+
+
+class InceptionE(nn.Module):
+  """pytorch-fid's FIDInceptionE_1 (average pool, count_include_pad=False) or, with `max_pool`, FIDInceptionE_2."""
+
+  max_pool: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    b1 = BasicConv(320, name="branch1x1")(x)
+    b3 = BasicConv(384, name="branch3x3_1")(x)
+    b3 = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], axis=-1)
+    bd = BasicConv(448, name="branch3x3dbl_1")(x)
+    bd = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], axis=-1)
+    # The TF graph's last block max-pools here (a bug in the original graph that FID keeps).
+    pooled = nn.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1))) if self.max_pool else _avg_pool(x)
+    bp = BasicConv(192, name="branch_pool")(pooled)
+    return jnp.concatenate([b1, b3, bd, bp], axis=-1)
+
+
+class FIDInceptionV3(nn.Module):
+  """x [B, 299, 299, 3] in [-1, 1] -> (pool3 [B, 2048], logits [B, 1008]).
+
+  Submodules carry torchvision's names (`Conv2d_1a_3x3`, `Mixed_5b`, ..., `fc`), so a torch state-dict key maps to
+  a parameter path by splitting at the dots (`convert_state_dict`).
+  """
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    x = BasicConv(32, (3, 3), stride=2, name="Conv2d_1a_3x3")(x)
+    x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = BasicConv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _max_pool_valid(x)
+    x = BasicConv(80, name="Conv2d_3b_1x1")(x)
+    x = BasicConv(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _max_pool_valid(x)
+    x = InceptionA(32, name="Mixed_5b")(x)
+    x = InceptionA(64, name="Mixed_5c")(x)
+    x = InceptionA(64, name="Mixed_5d")(x)
+    x = InceptionB(name="Mixed_6a")(x)
+    x = InceptionC(128, name="Mixed_6b")(x)
+    x = InceptionC(160, name="Mixed_6c")(x)
+    x = InceptionC(160, name="Mixed_6d")(x)
+    x = InceptionC(192, name="Mixed_6e")(x)
+    x = InceptionD(name="Mixed_7a")(x)
+    x = InceptionE(max_pool=False, name="Mixed_7b")(x)
+    x = InceptionE(max_pool=True, name="Mixed_7c")(x)
+    pool3 = jnp.mean(x, axis=(1, 2))
+    return pool3, nn.Dense(NUM_LOGITS, name="fc")(pool3)
+
+
+class Inception(NamedTuple):
+  """The network and its variables ({'params', 'batch_stats'})."""
+
+  module: FIDInceptionV3
+  variables: Any
+
+
+def preprocess(images: jax.Array) -> jax.Array:
+  """images [B, H, W, 3] (or 1 channel, repeated) in [0, 1] -> [B, 299, 299, 3] in [-1, 1], as pytorch-fid.
+
+  Bilinear resize with half-pixel centres and no antialiasing (torch `F.interpolate(..., mode='bilinear',
+  align_corners=False)`), then 2x - 1.
+  """
+  images = jnp.asarray(images, jnp.float32)
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"Expected images [B, H, W, 3] (or [B, H, W, 1]) in [0, 1]; got shape {images.shape}.")
+  if images.shape[-1] == 1:
+    images = jnp.repeat(images, 3, axis=-1)
+  if images.shape[1:3] != (INPUT_SIZE, INPUT_SIZE):
+    images = jax.image.resize(images, (images.shape[0], INPUT_SIZE, INPUT_SIZE, 3), method="bilinear",
+                              antialias=False)
+  return 2.0 * images - 1.0
+
+
+# ------------------------------------------------------------------------------------------------ weights
+
+
+def _missing_weights_message(path: str | None) -> str:
+  where = f"{path} does not exist" if path else f"no weights file given and ${WEIGHTS_ENV} is not set"
+  return (f"FID Inception weights not found: {where}. This machine cannot download them. Get pytorch-fid's "
+          f"{FID_WEIGHTS_FILE} from {FID_WEIGHTS_URL} (about 91 MB, the TF 2015-12-05 Inception graph converted by "
+          f"pytorch-fid) on a machine with network access, copy it here, and pass its path (or an .npz made from it "
+          f"with jaxgan.metrics.inception.convert_to_npz), or set ${WEIGHTS_ENV}=PATH.")
+
+
+class _TorchUnpickler(pickle.Unpickler):
+  """Unpickles a torch state dict into numpy arrays without importing torch.
+
+  Tensors are pickled as `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` whose storage is a
+  persistent id `('storage', <dtype>Storage, key, location, numel)`; `load_storage(key, dtype)` returns its data.
+  """
+
+  _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+             "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
+             "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+
+  def __init__(self, file, load_storage):
+    super().__init__(file)
+    self._load_storage = load_storage
+
+  def find_class(self, module, name):
+    if module == "torch._utils" and name == "_rebuild_tensor_v2":
+      return _rebuild_tensor
+    if module == "torch" and name in self._DTYPES:
+      return self._DTYPES[name]
+    if module == "collections" and name == "OrderedDict":
+      import collections
+      return collections.OrderedDict
+    if module == "torch._utils" and name == "_rebuild_parameter":
+      return lambda data, requires_grad, backward_hooks, *args: data
+    raise pickle.UnpicklingError(f"Unexpected object {module}.{name} in a torch state dict; convert the file with "
+                                 "torch: np.savez(out, **{k: v.numpy() for k, v in torch.load(f).items()}).")
+
+  def persistent_load(self, pid):
+    kind, dtype, key, _location, numel = pid[:5]
+    if kind != "storage":
+      raise pickle.UnpicklingError(f"Unsupported persistent id {pid!r}.")
+    return self._load_storage(str(key), dtype, int(numel))
+
+
+def _rebuild_tensor(storage, offset, size, stride, *args):
+  del args  # requires_grad, backward hooks, metadata
+  itemsize = storage.dtype.itemsize
+  return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                         strides=tuple(s * itemsize for s in stride)).copy()
+
+
+def _read_zip_checkpoint(path: str) -> dict[str, np.ndarray]:
+  """torch >= 1.6 format: a zip of `<root>/data.pkl` and one raw little-endian file per storage `<root>/data/<key>`."""
+  with zipfile.ZipFile(path) as archive:
+    pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+    if len(pickles) != 1:
+      raise ValueError(f"{path} is a zip file but not a torch checkpoint (no single data.pkl inside).")
+    root = pickles[0][:-len("data.pkl")]
+
+    def load_storage(key, dtype, numel):
+      return np.frombuffer(archive.read(f"{root}data/{key}"), dtype=np.dtype(dtype).newbyteorder("<"))[:numel]
+
+    with archive.open(pickles[0]) as f:
+      return _TorchUnpickler(f, load_storage).load()
+
+
+def read_torch_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+  """Reads a torch state dict (zip or legacy .pth) into numpy arrays, without importing torch."""
+  path = os.fspath(path)
+  if zipfile.is_zipfile(path):
+    return _read_zip_checkpoint(path)
+  return _read_legacy(path)
+
+
+def _read_legacy(path: str) -> dict[str, np.ndarray]:
+  """torch < 1.6 format: pickled magic number, protocol, sys info, the object and the storage keys, then each
+  storage's bytes (an int64 element count, then the data)."""
+  pending: list[tuple[str, int, tuple, tuple]] = []
+  dtypes: dict[str, np.dtype] = {}
+
+  def load_storage(key, dtype, numel):
+    dtypes[key] = np.dtype(dtype)
+    return key
+
+  def rebuild(storage_key, offset, size, stride, *args):
+    del args
+    pending.append((storage_key, offset, tuple(size), tuple(stride)))
+    return len(pending) - 1
+
+  class Unpickler(_TorchUnpickler):
+    def find_class(self, module, name):
+      if module == "torch._utils" and name == "_rebuild_tensor_v2":
+        return rebuild
+      return super().find_class(module, name)
+
+  with open(path, "rb") as f:
+    magic = pickle.load(f)
+    if magic != 0x1950A86A20F9469CFC6C:
+      raise ValueError(f"{path} is not a torch checkpoint (neither a zip archive nor the legacy format).")
+    pickle.load(f)  # protocol version
+    pickle.load(f)  # system info
+    state = Unpickler(f, load_storage).load()
+    keys = pickle.load(f)
+    storages = {}
+    for key in keys:
+      numel = int(np.frombuffer(f.read(8), "<i8")[0])
+      dtype = dtypes[key]
+      storages[key] = np.frombuffer(f.read(numel * dtype.itemsize), dtype.newbyteorder("<"))
+
+  def materialize(index):
+    key, offset, size, stride = pending[index]
+    storage = storages[key]
+    return np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
+                                           strides=tuple(s * storage.itemsize for s in stride)).copy()
+
+  return {name: materialize(index) for name, index in state.items()}
+
+
+def _template(module: FIDInceptionV3) -> dict[str, Any]:
+  return jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))
+
+
+def _flax_path(name: str) -> tuple[tuple[str, ...], bool]:
+  """torch state-dict key -> (flax path in the variables, whether the torch array is a conv/linear weight)."""
+  *modules, leaf = name.split(".")
+  kind = modules[-1] if modules else ""
+  if kind == "bn":
+    collection, flax_leaf = {"weight": ("params", "scale"), "bias": ("params", "bias"),
+                             "running_mean": ("batch_stats", "mean"), "running_var": ("batch_stats", "var")}[leaf]
+  elif leaf == "weight":
+    collection, flax_leaf = "params", "kernel"
+  else:
+    collection, flax_leaf = "params", leaf
+  return (collection, *modules, flax_leaf), leaf == "weight" and kind != "bn"
+
+
+def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+  """pytorch-fid's FID Inception state dict (torch names and layouts) -> Flax variables of `FIDInceptionV3`.
+
+  Convolution weights [out, in, kh, kw] become kernels [kh, kw, in, out], the linear weight [out, in] becomes
+  [in, out], BatchNorm weight/bias/running_mean/running_var become scale/bias and the batch_stats mean/var;
+  `num_batches_tracked` is dropped.
+
+  Args:
+    state_dict: {torch key: array} (numpy arrays, or torch tensors converted with `.numpy()`).
+
+  Returns:
+    {'params': ..., 'batch_stats': ...} as float32 jax arrays.
+
+  Raises:
+    ValueError: listing unexpected, missing or mis-shaped entries (e.g. a torchvision ImageNet checkpoint, whose
+      blocks and 1000-way head differ from the FID network's).
+  """
+  import flax.traverse_util
+
+  template = flax.traverse_util.flatten_dict(_template(FIDInceptionV3()))
+  flat, unexpected, misshaped = {}, [], []
+  for name, value in state_dict.items():
+    if name.endswith("num_batches_tracked"):
+      continue
+    value = np.asarray(value, np.float32)
+    try:
+      path, is_weight = _flax_path(name)
+    except KeyError:
+      unexpected.append(name)
+      continue
+    if path not in template:
+      unexpected.append(name)
+      continue
+    if is_weight:
+      value = value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T
+    if value.shape != template[path].shape:
+      misshaped.append(f"{name}: {value.shape} vs {template[path].shape}")
+      continue
+    flat[path] = jnp.asarray(value)
+  missing = [".".join(p[1:]) for p in template if p not in flat]
+  if unexpected or missing or misshaped:
+    raise ValueError(
+        "The state dict does not fit pytorch-fid's FID Inception network (pass "
+        f"{FID_WEIGHTS_FILE}, not a torchvision ImageNet checkpoint): unexpected keys {unexpected[:5]}"
+        f"{'...' if len(unexpected) > 5 else ''}, missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+        f"wrong shapes {misshaped[:5]}.")
+  return flax.traverse_util.unflatten_dict(flat)
+
+
+def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+  """Reads the FID Inception state dict from `path` (.pth or .npz), default `$JAXGAN_INCEPTION_WEIGHTS`.
+
+  Raises:
+    FileNotFoundError: naming the file and where to get it, when it is missing.
+  """
+  path = os.fspath(path) if path is not None else os.environ.get(WEIGHTS_ENV)
+  if not path or not os.path.exists(path):
+    raise FileNotFoundError(_missing_weights_message(path))
+  if path.endswith(".npz"):
+    with np.load(path) as archive:
+      return {name: archive[name] for name in archive.files}
+  return read_torch_state_dict(path)
+
+
+def convert_to_npz(pth_path: str | os.PathLike, npz_path: str | os.PathLike) -> None:
+  """Writes pytorch-fid's .pth as an .npz of the same state dict (torch names and layouts), checked on the way."""
+  state_dict = read_weights(pth_path)
+  convert_state_dict(state_dict)
+  np.savez(npz_path, **state_dict)
+
+
+def load_inception(path: str | os.PathLike | None = None) -> Inception:
+  """The FID Inception network with weights from `path` (.pth or .npz; default `$JAXGAN_INCEPTION_WEIGHTS`).
+
+  Raises:
+    FileNotFoundError: when the weights file is missing, saying where it comes from.
+    ValueError: when the file holds another network's weights.
+  """
+  return Inception(FIDInceptionV3(), convert_state_dict(read_weights(path)))
+
+
+def parameter_count(variables: Any | None = None) -> int:
+  """Number of trainable parameters of `FIDInceptionV3` (BatchNorm running statistics excluded)."""
+  variables = _template(FIDInceptionV3()) if variables is None else variables
+  return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(variables["params"])))
+
+
+# Resizing is compiled per input size; the network once per batch size, on 299x299 inputs.
+_preprocess = jax.jit(preprocess)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _forward(module: FIDInceptionV3, variables: Any, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+  return module.apply(variables, images)
+
+
+def inception_outputs(images, inception: Inception, batch_size: int = 50, progress: bool = False,
+                      desc: str = "inception") -> tuple[np.ndarray, np.ndarray]:
+  """pool3 features and logits of `images`, batched and jit-compiled (the last batch is padded).
+
+  Args:
+    images: [N, H, W, 3] (or 1 channel) float images in [0, 1] (pytorch-fid's convention; map GAN outputs in
+      [-1, 1] with (x + 1) / 2). Resized to 299x299 as pytorch-fid does.
+    inception: from `load_inception`.
+    batch_size: images per compiled call (fewer when there are fewer images).
+    progress: show a progress bar over the batches.
+    desc: the progress bar's label.
+
+  Returns:
+    (pool3 [N, 2048] float32, logits [N, 1008] float32) as numpy arrays; `jax.nn.softmax(logits)` gives the
+    class probabilities of the Inception Score.
+  """
+  images = np.asarray(images, np.float32)
+  if images.ndim != 4:
+    raise ValueError(f"Expected images [N, H, W, C] in [0, 1]; got shape {images.shape}.")
+  batch_size = max(1, min(batch_size, images.shape[0]))  # a small set is not padded to a full batch
+  pools, logits = [], []
+  for start in tqdm.tqdm(range(0, images.shape[0], batch_size), desc=desc, disable=not progress, dynamic_ncols=True):
+    batch = _preprocess(images[start:start + batch_size])
+    keep = batch.shape[0]
+    if keep < batch_size:
+      batch = jnp.concatenate([batch, jnp.zeros((batch_size - keep, *batch.shape[1:]), batch.dtype)])
+    pool, logit = jax.device_get(_forward(inception.module, inception.variables, batch))
+    pools.append(pool[:keep])
+    logits.append(logit[:keep])
+  if not pools:
+    return np.zeros((0, POOL3_DIM), np.float32), np.zeros((0, NUM_LOGITS), np.float32)
+  return np.concatenate(pools), np.concatenate(logits)

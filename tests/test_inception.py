@@ -1,0 +1,131 @@
+"""The Flax FID Inception network against torch's (pytorch-fid's `fid_inception_v3` architecture, torchvision blocks).
+
+`tests/fixtures/fid_inception_expected.npz` holds the torch network's pool3 features and logits under deterministic
+numpy weights (written by `tests/fixtures/fid_inception_reference.py` in a separate torch environment); here the same
+weights are regenerated, converted with the same function that converts pytorch-fid's .pth file, and must reproduce
+them to 1e-4.
+"""
+
+import importlib.util
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from jaxgan.metrics import inception
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def _reference_module():
+  spec = importlib.util.spec_from_file_location("fid_inception_reference",
+                                                os.path.join(FIXTURES, "fid_inception_reference.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.fixture(scope="module")
+def expected():
+  path = os.path.join(FIXTURES, "fid_inception_expected.npz")
+  if not os.path.exists(path):
+    pytest.skip(f"{path} is absent; write it with tests/fixtures/fid_inception_reference.py in a torch environment.")
+  with np.load(path) as archive:
+    return {k: archive[k] for k in archive.files}
+
+
+@pytest.fixture(scope="module")
+def state_dict(expected):
+  reference = _reference_module()
+  shapes = [tuple(int(d) for d in s.split(",")) if s else () for s in expected["shapes"]]
+  weights = reference.fixture_weights(zip(expected["names"].tolist(), shapes), int(expected["seed"]))
+  sums = np.array([np.sum(weights[n], dtype=np.float64) for n in expected["names"]])
+  # A mismatch here means numpy drew different weights, not that the network is wrong.
+  np.testing.assert_allclose(sums, expected["weight_sums"], rtol=1e-6, atol=1e-6)
+  return weights
+
+
+def test_parameter_count_matches_torch(expected):
+  assert inception.parameter_count() == int(expected["num_params"]) == 23_850_960
+
+
+def test_flax_port_matches_torch_reference(expected, state_dict):
+  net = inception.Inception(inception.FIDInceptionV3(), inception.convert_state_dict(state_dict))
+  groups = _reference_module().fixture_inputs(int(expected["seed"]))
+  # batch_size=2 for both groups: one compiled network serves both resizes.
+  outputs = [inception.inception_outputs(images, net, batch_size=2) for images in groups]
+  pool3 = np.concatenate([o[0] for o in outputs])
+  logits = np.concatenate([o[1] for o in outputs])
+  chex.assert_shape(pool3, (3, inception.POOL3_DIM))
+  chex.assert_shape(logits, (3, inception.NUM_LOGITS))
+  assert np.std(expected["pool3"]) > 0.1  # the fixture's activations are neither vanishing nor saturated
+  np.testing.assert_allclose(pool3, expected["pool3"], atol=1e-4, rtol=0)
+  np.testing.assert_allclose(logits, expected["logits"], atol=1e-4, rtol=0)
+
+
+def test_resize_is_bilinear_half_pixel_without_antialias():
+  # torch F.interpolate(bilinear, align_corners=False) of a 2x2 ramp to 4x4: 0, .25, .75, 1 along each axis.
+  ramp = np.array([[0.0, 1.0], [0.0, 1.0]], np.float32)[None, :, :, None].repeat(3, -1)
+  out = jax.image.resize(ramp, (1, 4, 4, 3), method="bilinear", antialias=False)
+  np.testing.assert_allclose(np.asarray(out)[0, 0, :, 0], [0.0, 0.25, 0.75, 1.0], atol=1e-7)
+  # Downsampling 4 -> 2 without antialiasing samples between the two central pixels of each half.
+  row = np.array([0.0, 1.0, 2.0, 3.0], np.float32)[None, None, :, None].repeat(3, -1).repeat(2, 1)
+  down = jax.image.resize(row, (1, 2, 2, 3), method="bilinear", antialias=False)
+  np.testing.assert_allclose(np.asarray(down)[0, 0, :, 0], [0.5, 2.5], atol=1e-7)
+
+
+def test_missing_weights_name_the_file_and_its_source(tmp_path, monkeypatch):
+  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  with pytest.raises(FileNotFoundError, match=r"pt_inception-2015-12-05-6726825d\.pth.*github\.com/mseitzer"):
+    inception.load_inception(tmp_path / "nope.pth")
+  with pytest.raises(FileNotFoundError, match=inception.WEIGHTS_ENV):
+    inception.load_inception()
+
+
+def test_wrong_state_dict_is_refused(state_dict):
+  broken = dict(state_dict)
+  broken["AuxLogits.fc.weight"] = np.zeros((1000, 768), np.float32)
+  del broken["Mixed_7c.branch_pool.conv.weight"]
+  with pytest.raises(ValueError, match=r"unexpected keys \['AuxLogits.fc.weight'\].*Mixed_7c.branch_pool.conv"):
+    inception.convert_state_dict(broken)
+
+
+def tiny_state_dict():
+  """What `fid_inception_reference.write_tiny_checkpoints` saved: a float32 conv weight, a transposed (strided) view,
+  a float64 vector and an int64 scalar."""
+  weight = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2) / 7
+  return {"conv.weight": weight, "fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3).T,
+          "bn.running_var": np.linspace(0.5, 1.5, 5), "bn.num_batches_tracked": np.int64(7)}
+
+
+@pytest.mark.parametrize("name", ["tiny_state_dict_zip.pth", "tiny_state_dict_legacy.pth"])
+def test_torch_checkpoints_are_read_without_torch(name):
+  path = os.path.join(FIXTURES, name)
+  if not os.path.exists(path):
+    pytest.skip(f"{path} is absent; write it with tests/fixtures/fid_inception_reference.py in a torch environment.")
+  loaded = inception.read_torch_state_dict(path)
+  expected = tiny_state_dict()
+  assert list(loaded) == list(expected)
+  for key, value in expected.items():
+    assert loaded[key].dtype == np.asarray(value).dtype, key
+    np.testing.assert_array_equal(loaded[key], value)
+
+
+def test_npz_weights_drive_the_two_set_evaluation(state_dict, tmp_path):
+  from jaxgan import evaluation
+
+  weights = tmp_path / "fid_inception.npz"
+  np.savez(weights, **state_dict)
+  rng = np.random.default_rng(0)
+  np.savez(tmp_path / "real.npz", images=rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8))
+  np.savez(tmp_path / "fake.npz", images=rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32))
+  with pytest.warns(UserWarning):  # 3 samples for 2048-d features: FID is finite but biased, and says so
+    results = evaluation.evaluate_image_sets(tmp_path / "real.npz", tmp_path / "fake.npz", "inception",
+                                             metrics=["fid", "inception_score"], inception_weights=str(weights),
+                                             progress=False)
+  assert results["num_real"] == results["num_fake"] == 3 and np.isfinite(results["fid"]) and results["fid"] > 0
+  assert 1.0 <= results["inception_score"] <= 1008
+  with np.load(tmp_path / "real.inception_stats.npz") as cached:
+    assert cached["mu"].shape == (2048,) and cached["marginal"].shape == (1008,)
