@@ -141,3 +141,24 @@ def test_learning_rate_schedules():
   c.schedule = "step"
   with pytest.raises(ValueError, match="schedule"):
     build_optimizer(c)
+
+
+def test_critic_dropout_gets_a_key_and_is_reproducible():
+  from experiments.configs import bench_dcgan32
+  c = bench_dcgan32.get_config()
+  c.batch_size = 4
+  c.generator.base_features = 4
+  c.critic.base_features = 4
+
+  def one_step(rate):
+    c.critic.dropout_rate = rate
+    gan = build_gan(c)
+    state = init_state(gan, jax.random.key(0))
+    batch = jax.random.uniform(jax.random.key(1), (1, 4, 32, 32, 1), minval=-1, maxval=1)
+    return jax.jit(make_train_step(gan))(state, batch, jax.random.key(2))
+
+  a, ma = one_step(0.25)
+  b, mb = one_step(0.25)
+  chex.assert_trees_all_equal((a.d_params, ma), (b.d_params, mb))
+  _, m0 = one_step(0.0)
+  assert float(ma["critic_loss"]) != float(m0["critic_loss"])  # the masks changed the critic's scores

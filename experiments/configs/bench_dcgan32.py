@@ -4,9 +4,8 @@ and 64 channels, 3x3 conv to 1 channel, tanh; discriminator of four 3x3 stride-2
 LeakyReLU 0.2, BatchNorm eps 0.8 from the second block) and a linear logit; the log loss with the non-saturating
 generator loss (PyTorch-GAN's Sigmoid + BCELoss), Adam 2e-4 with betas (0.5, 0.999), batch 64, latent 100.
 
-Dropout2d(0.25) is off here (`dropout_rate = 0`): the train step does not pass a dropout key to the critic yet, and
-`ZooDCGANCritic` refuses to train a positive rate without one. The upsampling runs in its exact 'subpixel' form
-(4/9 of the work of 'resize'; the same function and parameters).
+The critic keeps PyTorch-GAN's Dropout2d(0.25); the train step hands it a fresh dropout key per critic call. The
+upsampling runs in its exact 'subpixel' form (4/9 of the work of 'resize'; the same function and parameters).
 """
 
 import ml_collections
@@ -29,7 +28,7 @@ def get_config():
   c.generator = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 64, "batch_norm_eps": 0.8,
                                            "upsample": "subpixel"})
   c.critic = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 16, "batch_norm_eps": 0.8,
-                                        "dropout_rate": 0.0})
+                                        "dropout_rate": 0.25})
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c
