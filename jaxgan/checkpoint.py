@@ -18,16 +18,27 @@ log = logging.getLogger(__name__)
 
 
 class Checkpointer:
-  """Saves and restores a state pytree under `directory`, keeping the newest `max_to_keep` steps.
+  """Saves and restores a state pytree under `directory`, keeping the newest `max_to_keep` steps, or with
+  `best_metric` the `max_to_keep` steps with the best value of that metric.
 
   Args:
     directory: where checkpoints live (created if missing).
-    max_to_keep: how many of the newest checkpoints to keep.
+    max_to_keep: how many checkpoints to keep.
+    best_metric: keep by this metric (each `save` must then pass `metrics` holding it) instead of by recency.
+    best_mode: "min" or "max": which values of `best_metric` are better.
   """
 
-  def __init__(self, directory: str | os.PathLike, max_to_keep: int = 3):
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  def __init__(self, directory: str | os.PathLike, max_to_keep: int = 3, best_metric: str | None = None,
+               best_mode: str = "min"):
+    if best_mode not in ("min", "max"):
+      raise ValueError(f"config.best_mode must be 'min' or 'max'; got {best_mode!r}.")
+    by_metric = {}
+    if best_metric:
+      by_metric = {"best_fn": lambda metrics: float(metrics[best_metric]), "best_mode": best_mode,
+                   "keep_checkpoints_without_metrics": False}
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, **by_metric)
     self.directory = os.fspath(directory)
+    self.best_metric = best_metric
     self.manager = ocp.CheckpointManager(os.path.abspath(self.directory), options=options)
 
   def latest_step(self) -> int | None:
@@ -38,9 +49,17 @@ class Checkpointer:
     """Every saved step, oldest first."""
     return sorted(self.manager.all_steps())
 
-  def save(self, step: int, state: Any) -> None:
-    """Saves `state` as `step` (asynchronously; `wait()` blocks until it is on disk)."""
-    self.manager.save(step, args=ocp.args.StandardSave(state))
+  def save(self, step: int, state: Any, metrics: dict[str, float] | None = None) -> None:
+    """Saves `state` as `step` (asynchronously; `wait()` blocks until it is on disk), with the `metrics` that rank
+    it when the checkpointer keeps the best."""
+    if self.best_metric and (metrics is None or self.best_metric not in metrics):
+      raise ValueError(f"Keeping the best checkpoints by {self.best_metric!r} needs that metric at each save; got "
+                       f"{sorted(metrics or {})}. Set config.best_metric to one the evaluation computes.")
+    self.manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
+
+  def best_step(self) -> int | None:
+    """The kept step with the best metric (None without `best_metric` or checkpoints)."""
+    return self.manager.best_step() if self.best_metric else None
 
   def wait(self) -> None:
     """Blocks until pending saves are complete."""

@@ -204,7 +204,7 @@ IMAGE_METRICS: dict[str, Callable[[ImageEval], dict[str, float]]] = {
 _NEEDS_REAL_FEATURES = ("kid", "precision_recall", "one_nn_accuracy")
 
 
-def _check_metric_names(metrics: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+def check_metric_names(metrics: Sequence[str] | None, available: Sequence[str]) -> list[str]:
   if not metrics:
     return list(available)
   unknown = [m for m in metrics if m not in available]
@@ -216,7 +216,7 @@ def _check_metric_names(metrics: Sequence[str] | None, available: Sequence[str])
 def image_metrics(fake: Features, real: Features, labels: np.ndarray | None = None,
                   metrics: Sequence[str] | None = None) -> dict[str, float]:
   """The image metrics named in `metrics` (default all of `IMAGE_METRICS`) of generated vs real features."""
-  names = _check_metric_names(metrics, list(IMAGE_METRICS))
+  names = check_metric_names(metrics, list(IMAGE_METRICS))
   results: dict[str, float] = {}
   for name in names:
     results.update(IMAGE_METRICS[name](ImageEval(fake, real, labels)))
@@ -234,7 +234,7 @@ def toy_run_metrics(samples: np.ndarray, data_name: str, key: jax.Array, labels:
   1-Wasserstein distance and the 1-NN accuracy on up to 2,000 samples of each; with `labels` (a conditional run),
   `mode_accuracy`, the fraction of samples whose nearest mode is their conditioning label.
   """
-  names = _check_metric_names(metrics, TOY_METRICS)
+  names = check_metric_names(metrics, TOY_METRICS)
   mixture = data_lib.get_toy(data_name)
   samples = np.asarray(samples, np.float64)
   real = np.asarray(mixture.sample(key, (len(samples),)), np.float64)
@@ -308,7 +308,7 @@ def generate_samples(gan: GAN, state: GANState, key: jax.Array, num: int, labels
   return np.concatenate(out)
 
 
-def _real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
+def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
   from jaxgan.data.images import load_images, to_unit_range
 
   data = ml_collections.ConfigDict(config.data.to_dict())
@@ -359,7 +359,7 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     results = toy_run_metrics(samples, config.data.name, key_real, labels, metrics)
     features_name = None
   else:
-    real = extract_features(_real_test_images(config, num_real), extractor, progress, "real features")
+    real = extract_features(real_test_images(config, num_real), extractor, progress, "real features")
     fake = extract_features(samples, extractor, progress, "fake features")
     results = image_metrics(fake, real, labels, metrics)
     results["num_real"] = real.count
@@ -473,7 +473,7 @@ def evaluate_image_sets(real: str | os.PathLike, fake: str | os.PathLike, featur
     {metric: value} plus the sample counts and timings.
   """
   start = time.perf_counter()
-  metrics = _check_metric_names(metrics, [m for m in IMAGE_METRICS if m != "classifier_accuracy"])
+  metrics = check_metric_names(metrics, [m for m in IMAGE_METRICS if m != "classifier_accuracy"])
   extractor = get_extractor(features, inception_weights)
   need_features = any(m in _NEEDS_REAL_FEATURES for m in metrics)
   real_set = real_features(real, features, extractor, need_features, cache, progress)

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -24,9 +25,10 @@ import numpy as np
 import tqdm
 
 from jaxgan import data as data_lib
-from jaxgan import parallel, plots
+from jaxgan import eval_hook, parallel, plots
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.metrics import toy_metrics
+from jaxgan.data.prefetch import Prefetcher
+from jaxgan.optim import learning_rate_schedule
 from jaxgan.summary import SummaryWriter
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
@@ -41,7 +43,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   Raises:
     ValueError: naming the bad field and what it must be.
   """
-  positive = ("batch_size", "log_every", "eval_every", "checkpoint_every", "eval_samples")
+  positive = ("batch_size", "log_every", "eval_every", "checkpoint_every", "eval_samples", "keep_checkpoints")
   for field in positive:
     if int(config[field]) < 1:
       raise ValueError(f"config.{field} must be >= 1; got {config[field]}.")
@@ -54,7 +56,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 def _check_workdir(workdir: Path) -> None:
   try:
     workdir.mkdir(parents=True, exist_ok=True)
-    probe = workdir / ".write_test"
+    probe = workdir / f".write_test.{os.getpid()}"  # per process: hosts may share the workdir
     probe.write_text("ok")
     probe.unlink()
   except OSError as error:
@@ -97,17 +99,11 @@ def _finite_or_raise(step: int, metrics: dict[str, float], last_good: int | None
                                "Lower the learning rates or check the data.")
 
 
-def _evaluate(gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array) -> dict[str, float]:
-  if not data_lib.is_toy(config.data) or data_lib.get_toy(config.data.name).centers is None:
-    return {}
-  centers, std = data_lib.mode_centers(config.data.name)
-  samples = np.asarray(generate(gan, state, key, int(config.eval_samples)))
-  return toy_metrics(samples, centers, std)
-
-
 def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array,
                   title: str) -> np.ndarray | None:
-  """Writes the sample picture; returns an image grid for TensorBoard (images only)."""
+  """Writes the sample picture (the same latents every time, so pictures over a run compare); returns an image
+  grid for TensorBoard (images only)."""
+  path.parent.mkdir(parents=True, exist_ok=True)
   if data_lib.is_toy(config.data):
     mixture = data_lib.get_toy(config.data.name)
     real = np.asarray(mixture.sample(jax.random.fold_in(key, 1), (1000,)))
@@ -124,6 +120,26 @@ def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.
   fake = np.asarray(generate(gan, state, key, 64))
   plots.save_image_grid(path, fake)
   return plots.image_grid(fake)
+
+
+class _NullWriter:
+  """What processes other than the first write: nothing (one event file per run, not one per host)."""
+
+  def scalars(self, step, values):
+    del step, values
+
+  def image(self, step, name, picture):
+    del step, name, picture
+
+  def close(self):
+    pass
+
+
+def _learning_rates(config: ml_collections.ConfigDict, step: int) -> dict[str, float]:
+  """Both players' learning rates after `step` train steps (their schedules count their own updates)."""
+  counts = {"g": step * int(config.get("n_generator", 1)), "d": step * int(config.n_critic)}
+  return {f"train/{who}_learning_rate": float(learning_rate_schedule(config[f"{who}_optimizer"])(count))
+          for who, count in counts.items()}
 
 
 class _StopRequest:
@@ -157,7 +173,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                        progress: bool = True) -> dict[str, Any]:
   """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
 
-  Writes into `workdir`: `config.json`, TensorBoard events, `checkpoints/`, `samples.png` and `results.json`.
+  Writes into `workdir`: `config.json`, TensorBoard events (losses, gradient penalty, Wasserstein estimate,
+  steps/s, learning rates, evaluation metrics, sample grids), `checkpoints/` (the newest `keep_checkpoints`),
+  `best_checkpoint/` (the best by `config.best_metric`), `samples/step_*.png` (from the same latents at every
+  evaluation; the newest also as `samples.png`) and `results.json`.
 
   Args:
     config: a run config (see experiments/configs).
@@ -169,9 +188,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   """
   validate_config(config)
   workdir = Path(workdir)
+  # In a multi-host run every process trains and checkpoints (orbax saves collectively); only the first writes
+  # the config, logs, pictures and results.
+  primary = jax.process_index() == 0
   _check_workdir(workdir)
   _check_resume_compatible(workdir, config)
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  if primary:
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   # The step may run over several devices; `gan` (no device axis) initialises, evaluates and samples on one.
   train_step = parallel.make_parallel_train_step(config, config.parallel)
@@ -179,8 +202,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   root = jax.random.key(config.seed)
   init_key, train_key, data_key, eval_key = jax.random.split(root, 4)
   state = jax.jit(functools.partial(init_state, gan))(init_key)  # eager init of conv nets is slow
+  evaluate = eval_hook.make_evaluator(gan, config)
+  best = eval_hook.best_metric(config, evaluate)
 
   checkpointer = Checkpointer(workdir / "checkpoints", int(config.get("keep_checkpoints", 3)))
+  best_checkpointer = Checkpointer(workdir / "best_checkpoint", 1, *best) if best else None
   restored = checkpointer.restore_latest(state)
   if restored is not None:
     state, start = restored
@@ -191,23 +217,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   # Checkpoints hold one copy of the state, whatever the device count; it is replicated onto the devices here.
   state = train_step.put_state(state)
 
-  next_batch = data_lib.make_batch_fn(config, data_key)
-  writer = SummaryWriter(workdir / "tensorboard")
   num_steps = int(config.num_steps)
+  next_batch = data_lib.make_batch_fn(config, data_key, parallel.data_shard())
+  batches = Prefetcher(lambda step: train_step.put_local_batch(next_batch(step)), start, num_steps,
+                       int(config.get("prefetch", 2)))
+  writer = SummaryWriter(workdir / "tensorboard") if primary else _NullWriter()
+
+  def evaluate_and_draw(done: int, title: str) -> dict[str, float]:
+    one_copy = train_step.unreplicate(state)
+    eval_metrics = evaluate(one_copy, eval_key) if evaluate is not None else {}
+    writer.scalars(done, {f"eval/{k}": v for k, v in eval_metrics.items()})
+    if primary:
+      picture = workdir / "samples" / f"step_{done:08d}.png"
+      grid = _save_samples(picture, gan, one_copy, config, eval_key, title)
+      shutil.copyfile(picture, workdir / "samples.png")
+      if grid is not None:
+        writer.image(done, "samples", grid)
+    return eval_metrics
+
+  def save_best(done: int, eval_metrics: dict[str, float]) -> None:
+    value = eval_metrics.get(best[0]) if best_checkpointer is not None else None
+    if value is not None and math.isfinite(value):
+      best_checkpointer.save(done, train_step.global_state(state), {best[0]: value})
 
   t_start = time.perf_counter()
   compile_s = 0.0
   last_metrics: dict[str, float] = {}
-  bar = tqdm.tqdm(total=num_steps, initial=start, disable=not progress, dynamic_ncols=True, desc="train")
+  bar = tqdm.tqdm(total=num_steps, initial=start, disable=not (progress and primary), dynamic_ncols=True,
+                  desc="train")
   t_window, steps_window = time.perf_counter(), 0
   stop = _StopRequest()
+  eval_metrics: dict[str, float] = {}
   try:
     for step in range(start, num_steps):
       if stop.requested:
         log.warning("Stopping at step %d on %s; saving a checkpoint. Rerun the same command to resume.", step,
                     stop.signal_name)
         break
-      batch = train_step.put_batch(next_batch(step))
+      batch = batches.get(step)
       if step == start:
         t_compile = time.perf_counter()
         state, metrics = train_step.step(state, batch, train_key)
@@ -224,17 +271,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         now = time.perf_counter()
         rate = steps_window / max(now - t_window, 1e-9)
         t_window, steps_window = now, 0
-        writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate})
+        writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate,
+                              **_learning_rates(config, done)})
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
       if done % config.eval_every == 0 and done != num_steps:
-        eval_metrics = _evaluate(gan, train_step.unreplicate(state), config, eval_key)
-        writer.scalars(done, {f"eval/{k}": v for k, v in eval_metrics.items()})
+        eval_metrics = evaluate_and_draw(done, f"step {done}")
         if eval_metrics:
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.3g}" for k, v in eval_metrics.items()))
-        grid = _save_samples(workdir / "samples.png", gan, train_step.unreplicate(state), config, eval_key,
-                             f"step {done}")
-        if grid is not None:
-          writer.image(done, "samples", grid)
+        save_best(done, eval_metrics)
       if done % config.checkpoint_every == 0 and done != num_steps:
         checkpointer.save(done, train_step.global_state(state))
         last_saved = done
@@ -243,17 +287,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     final_step = int(jax.device_get(train_step.unreplicate(state).step))
     if final_step != last_saved:
       checkpointer.save(final_step, train_step.global_state(state))
-    state = train_step.unreplicate(state)
-    eval_metrics = _evaluate(gan, state, config, eval_key)
-    writer.scalars(final_step, {f"eval/{k}": v for k, v in eval_metrics.items()})
-    grid = _save_samples(workdir / "samples.png", gan, state, config, eval_key, f"{config.name}, step {final_step}")
-    if grid is not None:
-      writer.image(final_step, "samples", grid)
+    eval_metrics = evaluate_and_draw(final_step, f"{config.name}, step {final_step}")
+    save_best(final_step, eval_metrics)
   finally:
+    batches.close()
     stop.restore()
     bar.close()
     writer.close()
     checkpointer.close()
+    if best_checkpointer is not None:
+      best_checkpointer.close()
 
   trained = max(final_step - start, 0)
   results = {
@@ -268,7 +311,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
       "parallel": train_step.mode,
       "num_devices": train_step.num_devices,
+      "num_processes": jax.process_count(),
+      "best_checkpoint": ({"metric": best[0], "mode": best[1], "step": best_checkpointer.best_step()}
+                          if best_checkpointer is not None else None),
       "config": config.to_dict(),
   }
-  (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+  if primary:
+    (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))
   return results

@@ -120,11 +120,23 @@ class ParallelStep:
     sharding = NamedSharding(self.mesh, P(None, AXIS))
     if jax.process_count() == 1:
       return jax.device_put(batch, sharding)
-    # Every process computes the same global batch (a pure function of key and step); each keeps its devices' part.
+    # Every process holds the same global batch here; each keeps its devices' part.
     def local_part(x):
       host = np.asarray(x)
       return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
     return jax.tree.map(local_part, batch)
+
+  def put_local_batch(self, local_batch):
+    """Like `put_batch`, from this process's shard of the global batch (`make_batch_fn(..., shard=data_shard())`).
+
+    Args:
+      local_batch: [n_critic, B / process_count, ...] (or a tuple of them): the examples of this process's devices.
+    """
+    if jax.process_count() == 1:
+      return self.put_batch(local_batch)
+    check_batch_size(jax.tree.leaves(local_batch)[0].shape[1] * jax.process_count(), self.num_devices)
+    sharding = NamedSharding(self.mesh, P(None, AXIS))
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch)
 
   def _split_for_pmap(self, x: jax.Array) -> jax.Array:
     n_critic, global_batch, *rest = x.shape
@@ -148,6 +160,11 @@ class ParallelStep:
   def host_metrics(self, metrics) -> dict[str, float]:
     """Metrics as Python floats on the host (call at logging steps only: it waits for the step)."""
     return {k: float(v) for k, v in jax.device_get(self.unreplicate(metrics)).items()}
+
+
+def data_shard() -> tuple[int, int]:
+  """(process index, process count): the slice of each global batch this process reads."""
+  return jax.process_index(), jax.process_count()
 
 
 def parallelize(step: StepFn, mode: str = "auto", devices: Sequence[jax.Device] | None = None) -> ParallelStep:

@@ -4,6 +4,7 @@
     python tests/parallel_check.py --devices 4 checkpoints ROOT N  # train_and_evaluate runs on 1 and 4 devices
     python tests/parallel_check.py --devices 4 throughput        # wgan_gp_toy steps/s for each mode
     python tests/parallel_check.py --devices 2 --coordinator localhost:PORT --num_processes 2 --process_id I distributed
+    ... --process_id I experiment ROOT N  # train_and_evaluate over two processes into ROOT/two_processes
 
 Used by tests/test_parallel.py; the last line of stdout is a JSON object.
 """
@@ -23,7 +24,7 @@ def _parse():
   parser.add_argument("--coordinator", default=None, help="host:port; joins a jax.distributed job")
   parser.add_argument("--num_processes", type=int, default=1)
   parser.add_argument("--process_id", type=int, default=0)
-  parser.add_argument("command", choices=("equivalence", "checkpoints", "throughput", "distributed"))
+  parser.add_argument("command", choices=("equivalence", "checkpoints", "throughput", "distributed", "experiment"))
   parser.add_argument("args", nargs="*")
   return parser.parse_args()
 
@@ -179,6 +180,19 @@ def distributed_steps(steps=3):
           "params": _param_lists(jax.device_get(step.unreplicate(state))), "metrics": step.host_metrics(metrics)}
 
 
+def distributed_experiment(root, num_steps):
+  """`train_and_evaluate` as every process of a multi-host job runs it: one shared workdir, each process reading
+  its shard of each batch, orbax saving collectively, only process 0 writing logs, samples and results."""
+  import jax
+
+  from jaxgan.experiment import train_and_evaluate
+
+  results = train_and_evaluate(checkpoint_config(int(num_steps), "shard_map"), os.path.join(root, "two_processes"),
+                               progress=False)
+  return {"process_index": jax.process_index(), "steps": results["steps"], "num_devices": results["num_devices"],
+          "num_processes": results["num_processes"], "critic_loss": results["critic_loss"]}
+
+
 def throughput(steps=200):
   import jax
 
@@ -216,6 +230,8 @@ def main():
     result = {**equivalence(args.args), "divisibility": divisibility()}
   elif args.command == "distributed":
     result = distributed_steps()
+  elif args.command == "experiment":
+    result = distributed_experiment(*args.args)
   elif args.command == "checkpoints":
     result = checkpoints(*args.args)
   else:

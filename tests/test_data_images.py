@@ -68,3 +68,49 @@ def test_batches_are_deterministic_epochs(tmp_path):
   assert float(b.min()) >= -1.0 and float(b.max()) <= 1.0
   expected = images[batch_indices(int(jax.random.randint(jax.random.key(0), (), 0, 2**31 - 1)), 50, 40, 8)]
   chex.assert_trees_all_close(np.asarray(b).reshape(8, 28, 28, 1), expected / 127.5 - 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("source", ["toy", "npz"])
+def test_process_shards_tile_the_global_batch(tmp_path, source):
+  # Each process of a multi-host run reads its contiguous slice; together the slices are the one-process batch.
+  from jaxgan.data import make_batch_fn
+
+  if source == "toy":
+    config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 8, "num_classes": 0,
+                                        "data": {"name": "grid25"}})
+  else:
+    path, _ = _npz(tmp_path)
+    config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 8, "num_classes": 0, "data": {
+        "name": "mine", "source": f"npz:{path}", "image_shape": (28, 28, 1)}})
+  whole = make_batch_fn(config, jax.random.key(0))(3)
+  parts = [make_batch_fn(config, jax.random.key(0), (i, 4))(3) for i in range(4)]
+  assert parts[0].shape[:2] == (2, 2)
+  chex.assert_trees_all_equal(np.concatenate([np.asarray(p) for p in parts], axis=1), np.asarray(whole))
+  with pytest.raises(ValueError, match="divisible by the process count 3"):
+    make_batch_fn(config, jax.random.key(0), (0, 3))
+
+
+def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path):
+  # tfds's mock replaces CelebA's files with photos whose central 108x108 square is known: the left half 50, the
+  # right half 150, everything outside 0. Cropped and resized to 64x64, the halves must stay exactly 50 and 150.
+  tf = pytest.importorskip("tensorflow")
+  tfds = pytest.importorskip("tensorflow_datasets")
+  from jaxgan.data import images as images_lib
+
+  photo = np.zeros((218, 178, 3), np.uint8)
+  top, left = (218 - 108) // 2, (178 - 108) // 2
+  photo[top:top + 108, left:left + 54] = 50
+  photo[top:top + 108, left + 54:left + 108] = 150
+
+  def as_dataset(self, *args, **kwargs):
+    del self, args, kwargs
+    return tf.data.Dataset.from_tensor_slices({"image": np.stack([photo] * 3)})
+
+  images_lib._load_cached.cache_clear()
+  with tfds.testing.mock_data(num_examples=3, as_dataset_fn=as_dataset):
+    data = ml_collections.ConfigDict({"name": "celeb_a", "source": "tfds", "split": "train",
+                                      "data_dir": str(tmp_path)})
+    loaded, labels = load_images(data, (64, 64, 3))
+  images_lib._load_cached.cache_clear()
+  assert loaded.shape == (3, 64, 64, 3) and loaded.dtype == np.uint8 and labels.shape == (3,)
+  assert np.all(loaded[:, :, :32] == 50) and np.all(loaded[:, :, 32:] == 150)

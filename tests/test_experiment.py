@@ -124,3 +124,132 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
   assert results["interrupted"] == "SIGTERM" and 0 < results["steps"] < 1000000
   saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
   assert saved[-1] == results["steps"]
+
+
+def test_tensorboard_gets_losses_rates_and_learning_rates(tiny_toy_config, tmp_path):
+  from events import read_scalars
+
+  from jaxgan.optim import learning_rate_schedule
+
+  c = tiny_toy_config
+  c.n_critic = 2
+  c.g_optimizer.update(schedule="linear", decay_steps=10, end_value=0.0)
+  train_and_evaluate(c, tmp_path, progress=False)
+  scalars = read_scalars(tmp_path / "tensorboard")
+  for tag in ("train/critic_loss", "train/generator_loss", "train/gradient_penalty", "train/wasserstein_estimate",
+              "train/steps_per_s", "eval/modes_covered"):
+    assert tag in scalars, sorted(scalars)
+  g_rates = dict(scalars["train/g_learning_rate"])
+  d_rates = dict(scalars["train/d_learning_rate"])
+  assert sorted(g_rates) == [2, 4, 6]
+  # Each schedule counts its own optimiser's updates: one per step for G, n_critic per step for D.
+  for step in (2, 4, 6):
+    assert g_rates[step] == pytest.approx(float(learning_rate_schedule(c.g_optimizer)(step)), rel=1e-6)
+    assert d_rates[step] == pytest.approx(c.d_optimizer.learning_rate, rel=1e-6)
+  assert g_rates[6] < g_rates[2]
+
+
+def test_samples_from_fixed_latents_every_evaluation(tiny_toy_config, tmp_path):
+  train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  pictures = sorted(p.name for p in (tmp_path / "samples").glob("step_*.png"))
+  assert pictures == ["step_00000004.png", "step_00000006.png"]
+  assert (tmp_path / "samples.png").read_bytes() == (tmp_path / "samples" / "step_00000006.png").read_bytes()
+
+
+def test_best_checkpoint_is_the_best_evaluated_state(tiny_toy_config, tmp_path):
+  from jaxgan import eval_hook
+
+  c = tiny_toy_config
+  c.num_steps, c.eval_every, c.checkpoint_every, c.keep_checkpoints = 8, 2, 2, 10
+  c.g_optimizer.learning_rate = c.d_optimizer.learning_rate = 3e-3  # so reverse KL moves between evaluations
+  results = train_and_evaluate(c, tmp_path, progress=False)
+  assert results["best_checkpoint"]["metric"] == "reverse_kl"
+  # Re-evaluate every kept checkpoint independently and find the best by hand.
+  gan = build_gan(c)
+  template = init_state(gan, jax.random.key(0))
+  evaluate = eval_hook.make_evaluator(gan, c)
+  eval_key = jax.random.split(jax.random.key(c.seed), 4)[3]
+  checkpoints = Checkpointer(tmp_path / "checkpoints", 10)
+  values = {}
+  for step in checkpoints.all_steps():
+    state = checkpoints.manager.restore(step, args=__import__("orbax.checkpoint").checkpoint.args.StandardRestore(
+        template))
+    values[step] = evaluate(state, eval_key)["reverse_kl"]
+  checkpoints.close()
+  assert len(set(values.values())) > 1
+  best_step = min(values, key=values.get)
+  assert results["best_checkpoint"]["step"] == best_step
+  best = Checkpointer(tmp_path / "best_checkpoint", 1, "reverse_kl")
+  state, step = best.restore_latest(template)
+  best.close()
+  assert step == best_step
+  chex.assert_trees_all_equal(state, _restore_step(tmp_path, c, best_step))
+
+
+def _restore_step(workdir, config, step):
+  import orbax.checkpoint as ocp
+
+  template = init_state(build_gan(config), jax.random.key(0))
+  checkpoints = Checkpointer(workdir / "checkpoints", 10)
+  try:
+    return checkpoints.manager.restore(step, args=ocp.args.StandardRestore(template))
+  finally:
+    checkpoints.close()
+
+
+def test_unwritable_workdir_is_refused_and_nothing_written(tiny_toy_config, tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a folder")
+  with pytest.raises(ValueError, match="writable --workdir"):
+    train_and_evaluate(tiny_toy_config, blocker / "run", progress=False)
+  assert blocker.read_text() == "not a folder"
+
+
+def test_unknown_dataset_name_is_refused(tiny_toy_config, tmp_path):
+  tiny_toy_config.data.name = "mnistt"
+  with pytest.raises(ValueError, match="Unknown dataset 'mnistt'.*config.data.name"):
+    train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+
+
+KILL_DURING_SAVE = """
+import os, signal, sys, threading, time
+import numpy as np
+sys.path.insert(0, {root!r})
+from jaxgan.checkpoint import Checkpointer
+
+directory = {directory!r}
+checkpointer = Checkpointer(directory, 3)
+checkpointer.save(1, {{"w": np.full((1024, 1024), 1.0, np.float32), "step": np.asarray(1, np.int32)}})
+checkpointer.wait()
+
+def kill_when_step_2_is_being_written():
+  while True:
+    if any(name.startswith("2") and "tmp" in name for name in os.listdir(directory)):
+      os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.0005)
+
+threading.Thread(target=kill_when_step_2_is_being_written, daemon=True).start()
+# Large enough that writing it takes far longer than the watcher's polling interval.
+checkpointer.save(2, {{"w": np.full((8192, 8192), 2.0, np.float32), "step": np.asarray(2, np.int32)}})
+checkpointer.wait()
+print("not killed")
+"""
+
+
+def test_kill_during_save_leaves_previous_checkpoint(tmp_path):
+  import subprocess
+  import sys
+
+  root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+  directory = str(tmp_path / "checkpoints")
+  proc = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE.format(root=root, directory=directory)],
+                        capture_output=True, text=True, timeout=240)
+  assert proc.returncode == -9, proc.stdout + proc.stderr[-3000:]
+  leftovers = [p.name for p in (tmp_path / "checkpoints").iterdir()]
+  assert any(name.startswith("2") and "tmp" in name for name in leftovers), leftovers  # step 2 was mid-write
+  template = {"w": np.zeros((1024, 1024), np.float32), "step": np.asarray(0, np.int32)}
+  checkpointer = Checkpointer(directory, 3)
+  restored, step = checkpointer.restore_latest(template)
+  checkpointer.close()
+  assert step == 1 and int(restored["step"]) == 1
+  np.testing.assert_array_equal(restored["w"], np.ones((1024, 1024), np.float32))

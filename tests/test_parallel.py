@@ -69,6 +69,12 @@ def runs(tmp_path_factory):
   for process_id in range(2):
     started[f"process_{process_id}"] = _Run("--coordinator", coordinator, "--num_processes", "2", "--process_id",
                                             str(process_id), "distributed", devices=2)
+  # The same two-process job through train_and_evaluate, after the runs above have had a head start.
+  coordinator = f"localhost:{_free_port()}"
+  for process_id in range(2):
+    started[f"experiment_{process_id}"] = _Run("--coordinator", coordinator, "--num_processes", "2",
+                                               "--process_id", str(process_id), "experiment", str(root), "4",
+                                               devices=2)
   yield root, started
   for run in started.values():
     run.kill()
@@ -133,6 +139,23 @@ def test_two_processes_match_one_process(runs):
     assert result["process_count"] == 2 and result["device_count"] == DEVICES
     # Same global batches, key and steps; only the order of the cross-process reduction differs.
     chex.assert_trees_all_close(result["params"], one_process["params"], atol=1e-6)
+
+
+def test_two_process_experiment_writes_once_and_checkpoints_the_global_state(runs):
+  root, started = runs
+  results = [started[f"experiment_{i}"].result() for i in range(2)]
+  for i, result in enumerate(results):
+    assert result["process_index"] == i and result["num_processes"] == 2 and result["num_devices"] == DEVICES
+    assert result["steps"] == 4
+  workdir = root / "two_processes"
+  # Only process 0 writes: one event file, one results file, one picture per evaluation.
+  assert len(list((workdir / "tensorboard").glob("events.out.tfevents.*"))) == 1
+  assert json.loads((workdir / "results.json").read_text())["num_processes"] == 2
+  assert sorted(p.name for p in (workdir / "samples").iterdir()) == ["step_00000004.png"]
+  # Each process read half of every batch; the checkpoint both wrote equals the one-process 4-device run's.
+  started["checkpoints"].result()
+  config = parallel_check.checkpoint_config(4, "none")
+  chex.assert_trees_all_close(_restore(workdir, config), _restore(root / "four", config, step=4), atol=1e-5)
 
 
 def test_auto_and_unknown_modes():

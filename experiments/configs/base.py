@@ -37,8 +37,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.log_every = 100
   c.eval_every = 1000
   c.checkpoint_every = 1000
-  c.keep_checkpoints = 3
+  c.keep_checkpoints = 3      # newest checkpoints kept; the best one by best_metric is kept apart
+  c.best_metric = "auto"      # auto (reverse_kl on toy data, fid on images) | none | a metric the evaluation computes
+  c.best_mode = "min"         # min | max: which values of best_metric are better
   c.eval_samples = 2500       # PacGAN evaluates coverage on 2,500 samples
+  c.eval_metrics = ()         # image metrics at eval steps (default fid, inception_score); see jaxgan.evaluation
+  c.inception_weights = ""    # FID Inception weights file: periodic metrics for images other than (Fashion-)MNIST
+  c.prefetch = 2              # batches prepared and placed on the devices ahead of the step (0: none)
   c.parallel = "auto"          # auto | none | pmap | shard_map (auto: shard_map on several devices)
 
   c.loss = "ns_gan"

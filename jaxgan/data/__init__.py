@@ -43,12 +43,29 @@ def is_toy(data_config: ml_collections.ConfigDict) -> bool:
   return data_config.name in TOY_DATASETS
 
 
-def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable[[int], jax.Array]:
+def _check_shard(batch_size: int, shard: tuple[int, int]) -> tuple[int, int]:
+  index, count = shard
+  if count < 1 or not 0 <= index < count:
+    raise ValueError(f"A data shard (index, count) needs 0 <= index < count; got {shard}.")
+  if batch_size % count:
+    raise ValueError(f"config.batch_size={batch_size} must be divisible by the process count {count}; each process "
+                     f"reads batch_size / {count} examples.")
+  per_shard = batch_size // count
+  return index * per_shard, (index + 1) * per_shard
+
+
+def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tuple[int, int] = (0, 1)
+                  ) -> Callable[[int], jax.Array]:
   """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step; with
   `config.num_classes > 0` it returns `(samples, labels [n_critic, batch_size])`.
 
   Because a batch depends only on (key, step), a resumed run sees exactly the batches of an uninterrupted one.
+
+  Args:
+    shard: (process index, process count): each process of a multi-host run takes its own contiguous slice
+      [n_critic, batch_size / count, ...] of the global batch, and only reads and converts those examples.
   """
+  lo, hi = _check_shard(int(config.batch_size), shard)
   shape = (int(config.n_critic), int(config.batch_size))
   conditional = int(config.get("num_classes", 0)) > 0
   if is_toy(config.data):
@@ -57,13 +74,15 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable
       if mixture.sample_labeled is None or len(mixture.centers) != config.num_classes:
         raise ValueError(f"A conditional GAN on {config.data.name!r} labels samples by mode: set config.num_classes "
                          f"to its number of modes ({0 if mixture.centers is None else len(mixture.centers)}).")
-      sample = jax.jit(lambda step: mixture.sample_labeled(jax.random.fold_in(key, step), shape))
+      draw = mixture.sample_labeled
     else:
-      sample = jax.jit(lambda step: mixture.sample(jax.random.fold_in(key, step), shape))
+      draw = mixture.sample
+    # The whole global batch is drawn (it is cheap) so that every shard count sees the same examples.
+    sample = jax.jit(lambda step: jax.tree.map(lambda x: x[:, lo:hi], draw(jax.random.fold_in(key, step), shape)))
     return lambda step: sample(step)
   from jaxgan.data import images  # tensorflow-datasets is only imported for image data
 
-  return images.make_image_batch_fn(config, key)
+  return images.make_image_batch_fn(config, key, (lo, hi))
 
 
 __all__ = ["make_batch_fn", "IMAGE_SHAPES", "TOY_DATASETS", "ToyMixture", "data_shape", "get_toy", "is_toy", "mode_centers"]

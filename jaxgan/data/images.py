@@ -59,7 +59,23 @@ def _is_prepared(tfds, name: str, data_dir: str | None) -> bool:
   return os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
 
 
-def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+# Centre crops applied before resizing, as the usual face-GAN setups do: CelebA's 178x218 photos are cropped to the
+# central 108x108 (the face) and resized to 64x64 (Radford et al.'s and later DCGAN code's convention).
+CENTER_CROPS = {"celeb_a": 108}
+
+
+def _crop_and_resize(tf, image, crop: int, size: tuple[int, int] | None):
+  if crop:
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    image = tf.image.crop_to_bounding_box(image, (height - crop) // 2, (width - crop) // 2, crop, crop)
+  if size is not None:
+    image = tf.image.resize(image, size, method="area")  # area: no aliasing when shrinking
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+  return image
+
+
+def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
+               size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
   try:
     import tensorflow as tf
     import tensorflow_datasets as tfds
@@ -84,14 +100,21 @@ def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | No
       raise FileNotFoundError(_missing_data_message(
           name, data_dir, manual_dir, FileNotFoundError(f"missing {', '.join(missing)}")))
   try:
-    data = tfds.load(name, split=split, data_dir=data_dir, batch_size=-1, as_supervised=False, **kwargs)
+    if not crop and size is None:
+      data = tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir, batch_size=-1, **kwargs))
+      images = np.asarray(data["image"], np.uint8)
+      return images, np.asarray(data.get("label", np.zeros(len(images))), np.int32)
+    # Cropped and resized in tf.data batches, so the full-size images are never all in memory at once.
+    dataset = tfds.load(name, split=split, data_dir=data_dir, **kwargs)
+    dataset = dataset.map(lambda ex: (_crop_and_resize(tf, ex["image"], crop, size), ex.get("label", 0)),
+                          num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+    parts = [(np.asarray(x, np.uint8), np.asarray(y, np.int32)) for x, y in tfds.as_numpy(dataset)]
   except Exception as error:  # tfds raises many kinds (network, checksum, missing files)
     if isinstance(error, (ImportError, MemoryError)):
       raise
     raise FileNotFoundError(_missing_data_message(name, data_dir, manual_dir, error)) from error
-  data = tfds.as_numpy(data)
-  images = np.asarray(data["image"], np.uint8)
-  labels = np.asarray(data.get("label", np.zeros(len(images))), np.int32)
+  images = np.concatenate([x for x, _ in parts])
+  labels = np.concatenate([np.broadcast_to(y, (len(x),)) for x, y in parts]).astype(np.int32)
   return images, labels
 
 
@@ -142,9 +165,10 @@ def _load_folder(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, source: str, split: str, data_dir: str | None, manual_dir: str | None):
+def _load_cached(name: str, source: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
+                 size: tuple[int, int] | None = None):
   if source == "tfds":
-    return _load_tfds(name, split, data_dir, manual_dir)
+    return _load_tfds(name, split, data_dir, manual_dir, crop, size)
   if source.startswith("npz:"):
     return _load_npz(source[4:], split)
   if source.startswith("folder:"):
@@ -157,15 +181,22 @@ def load_images(data_config: ml_collections.ConfigDict, expected_shape: tuple[in
   """Loads a whole split into memory.
 
   Args:
-    data_config: `name`, optional `source`, `split` (default 'train'), `data_dir`, `manual_dir`, `max_examples`.
+    data_config: `name`, optional `source`, `split` (default 'train'), `data_dir`, `manual_dir`, `max_examples`,
+      `center_crop` (side of a central square crop of tfds images; default per dataset, `CENTER_CROPS`) and
+      `resize` (resize tfds images to `expected_shape`; implied by a crop).
     expected_shape: (H, W, C) the nets were built for; a mismatch raises.
 
   Returns:
     (images uint8 [N, H, W, C], labels int32 [N]).
   """
-  images, labels = _load_cached(data_config.name, data_config.get("source", "tfds") or "tfds",
-                                data_config.get("split", "train") or "train", data_config.get("data_dir"),
-                                data_config.get("manual_dir"))
+  source = data_config.get("source", "tfds") or "tfds"
+  crop = int(data_config.get("center_crop", CENTER_CROPS.get(data_config.name, 0)) or 0)
+  size = None
+  if source == "tfds" and (crop or data_config.get("resize")):
+    # tfds images of another size (CelebA) are centre-cropped and resized to the shape the nets were built for.
+    size = tuple(expected_shape[:2]) if expected_shape is not None else None
+  images, labels = _load_cached(data_config.name, source, data_config.get("split", "train") or "train",
+                                data_config.get("data_dir"), data_config.get("manual_dir"), crop, size)
   limit = data_config.get("max_examples", 0) or 0
   if limit:
     images, labels = images[:limit], labels[:limit]
@@ -197,9 +228,14 @@ def _permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(num_examples)
 
 
-def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Callable[[int], jax.Array]:
+def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, rows: tuple[int, int] | None = None
+                        ) -> Callable[[int], jax.Array]:
   """`next_batch(step) -> [n_critic, batch_size, H, W, C]` float32 in [-1, 1], deterministic in (key, step); with
-  `config.num_classes > 0`, `(images, labels int32 [n_critic, batch_size])`."""
+  `config.num_classes > 0`, `(images, labels int32 [n_critic, batch_size])`.
+
+  Args:
+    rows: (lo, hi): keep only examples lo..hi-1 of each global batch (this process's shard); default all.
+  """
   from jaxgan.data import data_shape
 
   images, labels = load_images(config.data, data_shape(config.data))
@@ -211,12 +247,14 @@ def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array) -> Ca
   if per_step > len(images):
     raise ValueError(f"n_critic * batch_size = {per_step} exceeds the {len(images)} images of {config.data.name!r}.")
   seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+  lo, hi = rows or (0, int(config.batch_size))
 
   def next_batch(step: int) -> jax.Array:
     index = batch_indices(seed, len(images), step * per_step, per_step)
-    batch = to_unit_range(images[index]).reshape(int(config.n_critic), int(config.batch_size), *images.shape[1:])
+    index = index.reshape(int(config.n_critic), int(config.batch_size))[:, lo:hi]
+    batch = to_unit_range(images[index])
     if num_classes:
-      return jnp.asarray(batch), jnp.asarray(labels[index].reshape(batch.shape[:2]))
+      return jnp.asarray(batch), jnp.asarray(labels[index])
     return jnp.asarray(batch)
 
   return next_batch
