@@ -34,12 +34,11 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, rows: int | Non
 def save_scatter(path: str | os.PathLike, real: np.ndarray, fake: np.ndarray, title: str = "",
                  centers: np.ndarray | None = None) -> None:
   """Writes a PNG scatter of real [N, 2] vs generated [M, 2] points, with mode centres if given."""
-  import matplotlib
+  # A bare Figure, not pyplot: no backend switch, so a notebook's inline plots keep working after training.
+  from matplotlib.figure import Figure
 
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+  fig = Figure(figsize=(5, 5), dpi=100)
+  ax = fig.subplots()
   ax.scatter(real[:, 0], real[:, 1], s=2, alpha=0.4, c="tab:blue", label="real")
   ax.scatter(fake[:, 0], fake[:, 1], s=2, alpha=0.4, c="tab:orange", label="generated")
   if centers is not None:
@@ -51,4 +50,3 @@ def save_scatter(path: str | os.PathLike, real: np.ndarray, fake: np.ndarray, ti
   ax.legend(loc="upper right", markerscale=3, fontsize=8)
   fig.tight_layout()
   fig.savefig(os.fspath(path))
-  plt.close(fig)
