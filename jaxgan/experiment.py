@@ -25,7 +25,7 @@ import numpy as np
 import tqdm
 
 from jaxgan import data as data_lib
-from jaxgan import eval_hook, parallel, plots
+from jaxgan import diagnostics, eval_hook, parallel, plots
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.prefetch import Prefetcher
 from jaxgan.optim import learning_rate_schedule
@@ -222,6 +222,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   batches = Prefetcher(lambda step: train_step.put_local_batch(next_batch(step)), start, num_steps,
                        int(config.get("prefetch", 2)))
   writer = SummaryWriter(workdir / "tensorboard") if primary else _NullWriter()
+  watch = diagnostics.settings_from_config(config)
+  monitor = diagnostics.init(watch, reference_samples=diagnostics.real_samples(next_batch(start)))
+  # The same latents at every check, so a change in diversity is the generator's, not the draw's.
+  fixed_samples = jax.jit(lambda s: generate(gan, s, jax.random.fold_in(eval_key, 17), watch.num_samples))
+  stopped_by: str | None = None
 
   def evaluate_and_draw(done: int, title: str) -> dict[str, float]:
     one_copy = train_step.unreplicate(state)
@@ -274,6 +279,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate,
                               **_learning_rates(config, done)})
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
+        if watch.enabled:
+          samples = np.asarray(fixed_samples(train_step.unreplicate(state)))
+          monitor, alerts = diagnostics.update(monitor, done, last_metrics, samples)
+          writer.scalars(done, diagnostics.scalars(monitor))
+          for alert in alerts:
+            log.warning("step %d [%s] %s", alert.step, alert.kind, alert.message)
+            bar.write(f"warning at step {alert.step} [{alert.kind}]: {alert.message}")
+          if diagnostics.should_stop(monitor, alerts):
+            stopped_by = alerts[0].kind
+            log.warning("Stopping at step %d on the %s diagnostic (config.diagnostics.stop).", done, stopped_by)
+            break
       if done % config.eval_every == 0 and done != num_steps:
         eval_metrics = evaluate_and_draw(done, f"step {done}")
         if eval_metrics:
@@ -305,7 +321,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       "steps": final_step,
       "steps_this_run": trained,
       "resumed_from": start if restored is not None else None,
-      "interrupted": stop.signal_name,
+      "interrupted": stop.signal_name or stopped_by,
+      "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
       "wall_time_s": train_s,
       "compile_s": compile_s,
       "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,

@@ -26,6 +26,7 @@ exact gradients for large |logit| (no sigmoid followed by a log).
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -43,11 +44,19 @@ class LossPair(NamedTuple):
     generator_loss: the generator's loss.
     generator_uses_real: whether `generator_loss` reads `real_scores`; if not, the step skips scoring the real batch
       in the generator's update and passes None.
+    decision_threshold: the score at which the critic's verdict flips from fake to real (0 for logits, 0.5 for
+      LSGAN's 0-1 coding), or None for losses whose scores have no fixed origin (Wasserstein, relativistic): their
+      verdicts are relative to the other batch's mean score (see `discriminator_accuracy`).
+    chance_loss: the critic's loss when it cannot tell real from fake (every score at the decision threshold, or all
+      scores equal), e.g. 2 log 2 for the log loss; a critic far below it is winning outright. None for the
+      Wasserstein losses, whose critic loss has no floor to race to.
   """
 
   critic_loss: LossFn
   generator_loss: LossFn
   generator_uses_real: bool = False  # if False, the step passes real_scores=None to generator_loss
+  decision_threshold: float | None = 0.0
+  chance_loss: float | None = 2 * math.log(2)
 
 
 def _discriminator_log_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
@@ -201,15 +210,48 @@ def turing_wgan_generator_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.
 LOSSES: dict[str, LossPair] = {
     "gan": LossPair(_discriminator_log_loss, minimax_generator_loss),
     "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss),
-    "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss),
-    "rsgan": LossPair(relativistic_critic_loss, relativistic_generator_loss, generator_uses_real=True),
+    "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, decision_threshold=None, chance_loss=None),
+    "rsgan": LossPair(relativistic_critic_loss, relativistic_generator_loss, generator_uses_real=True,
+                      decision_threshold=None, chance_loss=math.log(2)),
     "rasgan": LossPair(relativistic_average_critic_loss, relativistic_average_generator_loss,
-                       generator_uses_real=True),
-    "hinge": LossPair(hinge_critic_loss, hinge_generator_loss),
-    "lsgan": LossPair(least_squares_critic_loss, least_squares_generator_loss),
+                       generator_uses_real=True, decision_threshold=None),
+    "hinge": LossPair(hinge_critic_loss, hinge_generator_loss, chance_loss=2.0),
+    "lsgan": LossPair(least_squares_critic_loss, least_squares_generator_loss, decision_threshold=0.5,
+                      chance_loss=0.25),
+    # T's outputs are logits that their first argument is the real sample: T(x_r, x_f) > 0 and T(x_f, x_r) < 0 are
+    # right verdicts, the same rule as for one-sample logits.
     "t_sgan": LossPair(turing_sgan_critic_loss, turing_sgan_generator_loss, generator_uses_real=True),
-    "t_wgan": LossPair(turing_wgan_critic_loss, turing_wgan_generator_loss, generator_uses_real=True),
+    "t_wgan": LossPair(turing_wgan_critic_loss, turing_wgan_generator_loss, generator_uses_real=True,
+                       decision_threshold=None, chance_loss=None),
 }
+
+
+def discriminator_accuracy(real_scores: Scores, fake_scores: Scores, threshold: float | None,
+                           real_mean: jax.Array | None = None, fake_mean: jax.Array | None = None
+                           ) -> tuple[jax.Array, jax.Array]:
+  """Fractions of right verdicts on real and on fake samples: how clearly the critic is winning.
+
+  With a threshold t, real is right when C(x_r) > t and fake when C(x_f) < t (for logits: D > 1/2 and D < 1/2).
+  Without one (Wasserstein and relativistic scores have no fixed origin), a real score is right when it exceeds the
+  mean fake score and a fake score when it falls below the mean real score.
+
+  Args:
+    real_scores: [B] critic outputs on real samples.
+    fake_scores: [B'] critic outputs on generated samples.
+    threshold: the loss's `decision_threshold`.
+    real_mean, fake_mean: the means to compare with when `threshold` is None (default: this batch's); pass the
+      global batch's means under data parallelism, so the verdicts do not depend on the device count.
+
+  Returns:
+    (real_accuracy, fake_accuracy), scalars in [0, 1].
+  """
+  if threshold is None:
+    real_mean = jnp.mean(real_scores) if real_mean is None else real_mean
+    fake_mean = jnp.mean(fake_scores) if fake_mean is None else fake_mean
+    real_cut, fake_cut = fake_mean, real_mean
+  else:
+    real_cut = fake_cut = threshold
+  return jnp.mean(real_scores > real_cut), jnp.mean(fake_scores < fake_cut)
 
 
 def get_loss(name: str) -> LossPair:

@@ -3,7 +3,10 @@
 A step is `n_critic` critic updates (scanned with `jax.lax.scan`, one fresh real batch each, as in WGAN's
 Algorithm 1) followed by one generator update. What differs between GAN, WGAN and WGAN-GP is data in the config:
 the loss pair, the penalty and its weight, the optimisers (WGAN's clipping is an optax transform) and `n_critic`.
-They are read once, when the step is built; the compiled step branches on nothing.
+They are read once, when the step is built; the compiled step branches on nothing. A classifier critic
+(`config.classifier`: the semi-supervised GAN of Salimans et al. 2016 or AC-GAN of Odena et al. 2017, see
+`jaxgan.semi_supervised`) adds its class cross-entropy to the critic's loss, and feature matching or AC-GAN's class
+term to the generator's, in the same step.
 
 The step is written for one device's shard of the batch. With `axis_name` set it averages gradients, metrics and
 BatchNorm statistics over that mapped axis, and draws each example's randomness from the *global* example index, so
@@ -21,12 +24,13 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxgan import losses, nets, penalties, priors
+from jaxgan import losses, nets, penalties, priors, semi_supervised
 from jaxgan.data import data_shape
 from jaxgan.optim import build_optimizer
 
-# [n_critic, B, *data_shape]: one real batch per critic update; conditional GANs get (images, labels [n_critic, B]).
-Batch = jax.Array | tuple[jax.Array, jax.Array]
+# [n_critic, B, *data_shape]: one real batch per critic update; conditional GANs get (images, labels [n_critic, B]),
+# semi-supervised GANs a `semi_supervised.SemiSupervisedBatch`.
+Batch = jax.Array | tuple[jax.Array, jax.Array] | semi_supervised.SemiSupervisedBatch
 Metrics = dict[str, jax.Array]
 
 
@@ -83,6 +87,7 @@ class GAN(NamedTuple):
   n_generator: int = 1
   tips: Tips = Tips()
   num_classes: int = 0  # > 0: a conditional GAN; nets take (inputs, labels)
+  head: semi_supervised.ClassHead | None = None  # a classifier critic's objective (SSGAN, AC-GAN)
 
 
 _LOG_LOSSES = ("gan", "ns_gan")
@@ -143,6 +148,7 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
   shape = data_shape(config.data)
   penalty, weight = _penalty_from_config(config, axis_name)
   prior_options = config.get(config.prior) if config.prior == "deligan" else None
+  head = semi_supervised.head_from_config(config)  # before the nets: its errors name the fields to change
   num_classes = int(config.get("num_classes", 0))
   if num_classes < 0:
     raise ValueError(f"config.num_classes must be >= 0 (0: unconditional); got {num_classes}.")
@@ -161,6 +167,7 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
       n_generator=n_generator,
       tips=_tips_from_config(config),
       num_classes=num_classes,
+      head=head,
   )
 
 
@@ -260,6 +267,35 @@ def _unrolled_scan(body, carry, xs, length: int):
   return carry, jax.tree.map(lambda *values: jnp.stack(values), *outs)
 
 
+def _score(out: Any) -> jax.Array:
+  """The real/fake score [B] of a critic's output: the output itself, or a classifier critic's `score`."""
+  return out.score if isinstance(out, nets.CriticOutput) else out
+
+
+def _unpack_batch(gan: GAN, batch: Batch):
+  """(real [n_critic, B, ...], labels [n_critic, B] | None, labelled [n_critic, B_l, ...] | None,
+  labelled_labels [n_critic, B_l] | None), checked against what `gan` trains."""
+  labels = labelled = labelled_labels = None
+  if gan.head is not None and gan.head.labelled_batch:
+    if not isinstance(batch, semi_supervised.SemiSupervisedBatch):
+      raise ValueError("A semi-supervised GAN's train_step expects a jaxgan.semi_supervised.SemiSupervisedBatch "
+                       "(unlabelled, labelled, labels); build it with jaxgan.data.make_batch_fn(config, key).")
+    batch, labelled, labelled_labels = batch
+    if labelled_labels.shape != labelled.shape[:2] or labelled.shape[0] != batch.shape[0]:
+      raise ValueError(f"SemiSupervisedBatch.labels must be [n_critic, B_l] = {labelled.shape[:2]} with the "
+                       f"unlabelled batch's n_critic={batch.shape[0]}; got {labelled_labels.shape}.")
+  elif gan.num_classes:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+      raise ValueError("A conditional GAN's train_step expects batch = (images, labels [n_critic, B]).")
+    batch, labels = batch
+    if labels.shape != batch.shape[:2]:
+      raise ValueError(f"labels must be [n_critic, B] = {batch.shape[:2]}; got {labels.shape}.")
+  if batch.shape[0] != gan.n_critic or tuple(batch.shape[2:]) != gan.data_shape:
+    raise ValueError(f"train_step expects a batch [n_critic={gan.n_critic}, B, *{gan.data_shape}]; "
+                     f"got {batch.shape}.")
+  return batch, labels, labelled, labelled_labels
+
+
 def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | None = None
                     ) -> Callable[[GANState, Batch, jax.Array], tuple[GANState, Metrics]]:
   """Builds the pure train step `(state, batch, key) -> (state, metrics)`.
@@ -269,13 +305,19 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     axis_name: the mapped device axis, or None on one device.
 
   Returns:
-    `train_step(state, batch, key)`, where `batch` is [n_critic, B, *data_shape] (this device's shard), `key` the
-    run's base key (the step folds in `state.step`), and `metrics` holds scalars `critic_loss`, `generator_loss`,
-    `gradient_penalty` and `wasserstein_estimate` = E C(x_real) - E C(x_fake), averaged over devices.
+    `train_step(state, batch, key)`, where `batch` is [n_critic, B, *data_shape] (this device's shard; a
+    conditional GAN's `(images, labels)`, a semi-supervised GAN's `SemiSupervisedBatch`), `key` the run's base key
+    (the step folds in `state.step`), and `metrics` holds scalars averaged over devices:
+    `critic_loss` (the adversarial part), `generator_loss`, `gradient_penalty`,
+    `wasserstein_estimate` = E C(x_real) - E C(x_fake), `real_accuracy` and `fake_accuracy` (the critic's right
+    verdicts, `losses.discriminator_accuracy`), and `critic_grad_norm` / `generator_grad_norm` (global norms of the
+    averaged gradients), all from the step's last critic and generator updates. With a classifier head
+    (`config.classifier`) also `class_loss` and `class_accuracy` (the critic's, on the labelled batch for SSGAN and
+    on the real batch for AC-GAN) and, for AC-GAN, `generator_class_loss`.
   """
   gan = config if isinstance(config, GAN) else build_gan(config, axis_name)
   g_apply, d_apply = gan.generator.apply, gan.critic.apply
-  tips = gan.tips
+  tips, head = gan.tips, gan.head
 
   def dropout_key(key, purpose):
     # Dropout masks are drawn per device (flax draws one mask for the local batch), so unlike the latents they
@@ -283,17 +325,18 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     key = jax.random.fold_in(key, purpose)
     return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
 
-  def scores(d_params, d_state, real, fake, labels, key, need_real=True):
-    """(real_scores, fake_scores, new_d_state); a pair critic returns (T(real, fake), T(fake, real))."""
+  def outputs(d_params, d_state, real, fake, labels, key, need_real=True):
+    """(real_out, fake_out, new_d_state): scores [B], or `CriticOutput`s for a classifier critic; a pair critic
+    returns (T(real, fake), T(fake, real))."""
     if gan.critic.pairwise:
       (t_rf, t_fr), d_state = d_apply(d_params, d_state, jnp.stack([real, fake]), True, dropout_key(key, 0))
       return t_rf, t_fr, d_state
     # Real and fake go through the critic as separate batches, so BatchNorm never mixes them.
-    real_scores = None
+    real_out = None
     if need_real:
-      real_scores, d_state = d_apply(d_params, d_state, _conditioned(gan, real, labels), True, dropout_key(key, 0))
-    fake_scores, d_state = d_apply(d_params, d_state, _conditioned(gan, fake, labels), True, dropout_key(key, 1))
-    return real_scores, fake_scores, d_state
+      real_out, d_state = d_apply(d_params, d_state, _conditioned(gan, real, labels), True, dropout_key(key, 0))
+    fake_out, d_state = d_apply(d_params, d_state, _conditioned(gan, fake, labels), True, dropout_key(key, 1))
+    return real_out, fake_out, d_state
 
   def noisy(step, keys, x):
     return _instance_noise(tips, step, _subkeys(keys, 4), x) if tips.instance_noise > 0 else x
@@ -305,9 +348,27 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     return (jnp.mean(optax.sigmoid_binary_cross_entropy(real_scores, real_targets))
             + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_scores, fake_targets)))
 
+  def accuracy(real_scores, fake_scores):
+    # The relative verdicts compare with the global batch's means, so they do not depend on the device count.
+    means = _pmean((jnp.mean(real_scores), jnp.mean(fake_scores)), axis_name)
+    return losses.discriminator_accuracy(real_scores, fake_scores, gan.loss.decision_threshold, *means)
+
+  def class_terms(d_params, d_state, real_out, fake_out, labels, labelled, labelled_labels, key):
+    """The critic's class cross-entropy and accuracy (Salimans et al. 2016, L_supervised; Odena et al. 2017, L_C)."""
+    if head.labelled_batch:
+      # The labelled batch goes through the critic on its own too, like real and fake.
+      labelled_out, d_state = d_apply(d_params, d_state, labelled, True, dropout_key(key, 3))
+      logits, targets = labelled_out.class_logits, labelled_labels
+    else:
+      logits, targets = real_out.class_logits, labels
+    loss = semi_supervised.class_cross_entropy(logits, targets)
+    if head.classify_fakes:
+      loss = loss + semi_supervised.class_cross_entropy(fake_out.class_logits, labels)
+    return loss, semi_supervised.class_accuracy(logits, targets), d_state
+
   def critic_update(carry, inputs):
     g_params, g_state, prior_params, d_params, d_state, d_opt_state, step_key, step = carry
-    real, labels, index = inputs
+    real, labels, labelled, labelled_labels, index = inputs
     update_key = jax.random.fold_in(step_key, index)
     keys = example_keys(update_key, real.shape[0], axis_name)
     z = sample_latents(gan, prior_params, _subkeys(keys, 0))
@@ -317,76 +378,86 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     real_in, fake_in = noisy(step, keys, real), noisy(step, keys, fake)
 
     def loss_fn(d_params):
-      real_scores, fake_scores, new_d_state = scores(d_params, d_state, real_in, fake_in, labels, update_key)
+      real_out, fake_out, new_d_state = outputs(d_params, d_state, real_in, fake_in, labels, update_key)
+      real_scores, fake_scores = _score(real_out), _score(fake_out)
       adversarial = critic_loss(real_scores, fake_scores, keys)
       if gan.penalty is None:
         penalty = jnp.zeros(())
       else:
         penalty_key = dropout_key(update_key, 2)
         penalty = gan.penalty(
-            lambda x: d_apply(d_params, new_d_state, _conditioned(gan, x, labels), True, penalty_key)[0],
+            lambda x: _score(d_apply(d_params, new_d_state, _conditioned(gan, x, labels), True, penalty_key)[0]),
             real_in, fake_in, _subkeys(keys, 1))
-      aux = (new_d_state, adversarial, penalty, jnp.mean(real_scores) - jnp.mean(fake_scores))
-      return adversarial + gan.penalty_weight * penalty, aux
+      total = adversarial + gan.penalty_weight * penalty
+      metrics = {"critic_loss": adversarial, "gradient_penalty": penalty,
+                 "wasserstein_estimate": jnp.mean(real_scores) - jnp.mean(fake_scores)}
+      metrics["real_accuracy"], metrics["fake_accuracy"] = accuracy(real_scores, fake_scores)
+      if head is not None:
+        class_loss, class_acc, new_d_state = class_terms(d_params, new_d_state, real_out, fake_out, labels, labelled,
+                                                         labelled_labels, update_key)
+        total = total + head.class_weight * class_loss
+        metrics["class_loss"], metrics["class_accuracy"] = class_loss, class_acc
+      return total, (new_d_state, metrics)
 
-    (_, (d_state, adversarial, penalty, w_estimate)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
+    (_, (d_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
     grads = _pmean(grads, axis_name)
+    metrics["critic_grad_norm"] = optax.tree.norm(grads)
     updates, d_opt_state = gan.d_tx.update(grads, d_opt_state, d_params)
     d_params = optax.apply_updates(d_params, updates)
     carry = (g_params, g_state, prior_params, d_params, d_state, d_opt_state, step_key, step)
-    return carry, {"critic_loss": adversarial, "gradient_penalty": penalty, "wasserstein_estimate": w_estimate}
+    return carry, metrics
 
   def generator_update(carry, index, d_params, d_state, real, labels, step_key, step):
     g_params, g_state, prior_params, g_opt_state = carry
     update_key = jax.random.fold_in(step_key, gan.n_critic + index)
     keys = example_keys(update_key, real.shape[0], axis_name)
     real_in = noisy(step, keys, real)
-    need_real = gan.loss.generator_uses_real or gan.critic.pairwise
+    feature_matching = head is not None and head.feature_matching
+    need_real = gan.loss.generator_uses_real or gan.critic.pairwise or feature_matching
 
     def loss_fn(trainable):
       g_params, prior_params = trainable
       z = sample_latents(gan, prior_params, _subkeys(keys, 0))
       fake, new_g_state = g_apply(g_params, g_state, _conditioned(gan, z, labels), True)
       # The critic's own state updates during the generator's update are dropped: it is not the critic's turn.
-      real_scores, fake_scores, _ = scores(d_params, d_state, real_in, noisy(step, keys, fake), labels, update_key,
-                                           need_real)
-      adversarial = gan.loss.generator_loss(real_scores, fake_scores)
-      return adversarial + gan.prior.regularizer(prior_params), (new_g_state, adversarial)
+      real_out, fake_out, _ = outputs(d_params, d_state, real_in, noisy(step, keys, fake), labels, update_key,
+                                      need_real)
+      if feature_matching:
+        adversarial = semi_supervised.feature_matching_loss(real_out.features, fake_out.features, axis_name)
+      else:
+        adversarial = gan.loss.generator_loss(None if real_out is None else _score(real_out), _score(fake_out))
+      metrics = {"generator_loss": adversarial}
+      total = adversarial + gan.prior.regularizer(prior_params)
+      if head is not None and head.classify_fakes:
+        metrics["generator_class_loss"] = semi_supervised.class_cross_entropy(fake_out.class_logits, labels)
+        total = total + head.class_weight * metrics["generator_class_loss"]
+      return total, (new_g_state, metrics)
 
     trainable = (g_params, prior_params)
-    (_, (g_state, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+    (_, (g_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
     grads = _pmean(grads, axis_name)
+    metrics["generator_grad_norm"] = optax.tree.norm(grads)
     updates, g_opt_state = gan.g_tx.update(grads, g_opt_state, trainable)
     g_params, prior_params = optax.apply_updates(trainable, updates)
-    return (g_params, g_state, prior_params, g_opt_state), adversarial
+    return (g_params, g_state, prior_params, g_opt_state), metrics
 
   def train_step(state: GANState, batch: Batch, key: jax.Array) -> tuple[GANState, Metrics]:
-    if gan.num_classes:
-      if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise ValueError("A conditional GAN's train_step expects batch = (images, labels [n_critic, B]).")
-      batch, labels = batch
-      if labels.shape != batch.shape[:2]:
-        raise ValueError(f"labels must be [n_critic, B] = {batch.shape[:2]}; got {labels.shape}.")
-    else:
-      labels = None
-    if batch.shape[0] != gan.n_critic or tuple(batch.shape[2:]) != gan.data_shape:
-      raise ValueError(f"train_step expects a batch [n_critic={gan.n_critic}, B, *{gan.data_shape}]; "
-                       f"got {batch.shape}.")
+    batch, labels, labelled, labelled_labels = _unpack_batch(gan, batch)
     step_key = jax.random.fold_in(key, state.step)
     carry = (state.g_params, state.g_state, state.prior_params, state.d_params, state.d_state, state.d_opt_state,
              step_key, state.step)
-    carry, critic_metrics = _unrolled_scan(critic_update, carry, (batch, labels, jnp.arange(gan.n_critic)), gan.n_critic)
+    carry, critic_metrics = _unrolled_scan(
+        critic_update, carry, (batch, labels, labelled, labelled_labels, jnp.arange(gan.n_critic)), gan.n_critic)
     _, g_state, _, d_params, d_state, d_opt_state, _, _ = carry
 
     g_carry = (state.g_params, g_state, state.prior_params, state.g_opt_state)
-    g_carry, g_losses = _unrolled_scan(
+    g_carry, g_metrics = _unrolled_scan(
         lambda c, i: generator_update(c, i, d_params, d_state, batch[-1], None if labels is None else labels[-1],
                                       step_key, state.step),
         g_carry, jnp.arange(gan.n_generator), gan.n_generator)
     g_params, g_state, prior_params, g_opt_state = g_carry
 
-    metrics = {name: values[-1] for name, values in critic_metrics.items()}
-    metrics["generator_loss"] = g_losses[-1]
+    metrics = {name: values[-1] for name, values in {**critic_metrics, **g_metrics}.items()}
     new_state = state.replace(step=state.step + 1, g_params=g_params, g_state=g_state, prior_params=prior_params,
                               g_opt_state=g_opt_state, d_params=d_params, d_state=d_state, d_opt_state=d_opt_state)
     return new_state, _pmean(metrics, axis_name)

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxgan import semi_supervised
 from jaxgan.data import data_shape
 from jaxgan.train import build_gan, init_state, make_train_step
 
@@ -40,6 +41,9 @@ def test_config_trains_one_step(name):
   batch = jax.random.uniform(jax.random.key(1), (config.n_critic, 4, *data_shape(config.data)), minval=-1, maxval=1)
   if config.num_classes:
     batch = (batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, config.num_classes))
+  if semi_supervised.uses_labelled_batch(config):
+    batch = semi_supervised.SemiSupervisedBatch(
+        batch, batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, 10))
   state, metrics = jax.jit(make_train_step(gan))(state, batch, jax.random.key(2))
   assert int(state.step) == 1
   assert all(np.isfinite(float(v)) for v in metrics.values())

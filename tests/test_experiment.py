@@ -253,3 +253,13 @@ def test_kill_during_save_leaves_previous_checkpoint(tmp_path):
   checkpointer.close()
   assert step == 1 and int(restored["step"]) == 1
   np.testing.assert_array_equal(restored["w"], np.ones((1024, 1024), np.float32))
+
+
+def test_diagnostics_reach_tensorboard_and_results(tiny_toy_config, tmp_path):
+  from events import read_scalars
+
+  results = train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  scalars = read_scalars(tmp_path / "tensorboard")
+  diag = sorted(tag for tag in scalars if tag.startswith("diag/"))
+  assert [step for step, _ in scalars["diag/diversity"]] == [2, 4, 6], diag
+  assert "train/critic_grad_norm" in scalars and isinstance(results["diagnostics_alerts"], list)

@@ -3,6 +3,8 @@
 import ml_collections
 from ml_collections.config_dict import placeholder
 
+from jaxgan import diagnostics, semi_supervised
+
 
 def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
   """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights."""
@@ -61,6 +63,8 @@ def base_config() -> ml_collections.ConfigDict:
       "instance_noise": 0.0,      # std of Gaussian noise on the discriminator's inputs
       "instance_noise_anneal_steps": 0,  # > 0 anneals that std linearly to 0 over these steps
   })
+  c.classifier = semi_supervised.default_config()  # the discriminator as a classifier: none | ssgan | acgan
+  c.diagnostics = diagnostics.default_config()      # warnings when a run is dying (see jaxgan.diagnostics)
   c.data = ml_collections.ConfigDict({"name": "grid25"})
   c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
   c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})

@@ -59,12 +59,18 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
   """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step; with
   `config.num_classes > 0` it returns `(samples, labels [n_critic, batch_size])`.
 
-  Because a batch depends only on (key, step), a resumed run sees exactly the batches of an uninterrupted one.
+  Because a batch depends only on (key, step), a resumed run sees exactly the batches of an uninterrupted one. A
+  semi-supervised GAN (`config.classifier.name='ssgan'`) gets `jaxgan.semi_supervised.SemiSupervisedBatch`es
+  (unlabelled, labelled, labels) instead.
 
   Args:
     shard: (process index, process count): each process of a multi-host run takes its own contiguous slice
       [n_critic, batch_size / count, ...] of the global batch, and only reads and converts those examples.
   """
+  from jaxgan import semi_supervised  # imported here: it imports this package's loaders
+
+  if semi_supervised.uses_labelled_batch(config):
+    return semi_supervised.make_batch_fn(config, key, shard)
   lo, hi = _check_shard(int(config.batch_size), shard)
   shape = (int(config.n_critic), int(config.batch_size))
   conditional = int(config.get("num_classes", 0)) > 0

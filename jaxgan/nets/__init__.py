@@ -6,6 +6,7 @@ from typing import Sequence
 
 import ml_collections
 
+from jaxgan.nets.classifier import AuxiliaryClassifierCritic, CriticOutput, SemiSupervisedCritic
 from jaxgan.nets.conditional import ConditionalCritic, ConditionalGenerator
 from jaxgan.nets.dcgan import DCGANCritic, DCGANGenerator
 from jaxgan.nets.functional import Net, functional
@@ -16,7 +17,9 @@ from jaxgan.nets.zoo import ZooDCGANCritic, ZooDCGANGenerator, ZooMLPGenerator
 GENERATORS = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "conditional": ConditionalGenerator,
               "zoo_mlp": ZooMLPGenerator, "zoo_dcgan": ZooDCGANGenerator}
 CRITICS = {"mlp": MLPCritic, "dcgan": DCGANCritic, "tgan": TPairCritic, "conditional": ConditionalCritic,
-           "zoo_dcgan": ZooDCGANCritic}
+           "zoo_dcgan": ZooDCGANCritic,
+           # Classifier critics return a CriticOutput (score, class_logits, features); see config.classifier.
+           "ssgan": SemiSupervisedCritic, "acgan": AuxiliaryClassifierCritic}
 
 
 def _build(registry, kind: str, net_config: ml_collections.ConfigDict, axis_name: str | None,
@@ -60,4 +63,5 @@ def critic_uses_batch_norm(net_config: ml_collections.ConfigDict) -> bool:
 
 __all__ = ["Net", "functional", "build_generator", "build_critic", "critic_uses_batch_norm", "MLPGenerator", "MLPCritic",
            "DCGANGenerator", "DCGANCritic", "TPairCritic", "ConditionalGenerator", "ConditionalCritic",
-           "ZooMLPGenerator", "ZooDCGANGenerator", "ZooDCGANCritic"]
+           "ZooMLPGenerator", "ZooDCGANGenerator", "ZooDCGANCritic", "CriticOutput", "SemiSupervisedCritic",
+           "AuxiliaryClassifierCritic"]
