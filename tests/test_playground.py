@@ -174,7 +174,8 @@ def test_play_trains_with_bounded_frame_rate_then_pause_stops(server, session):
   first = stream.next(lambda f: f["playing"] and f["steps"] > 0)
   frames = [stream.next() for _ in range(6)]
   assert frames[-1]["steps"] > first["steps"]
-  assert set(frames[-1]["metrics"]) == {"critic_loss", "generator_loss", "gradient_penalty", "wasserstein_estimate"}
+  assert set(frames[-1]["metrics"]) == {"critic_loss", "generator_loss", "gradient_penalty", "wasserstein_estimate",
+                                        "real_accuracy", "fake_accuracy", "critic_grad_norm", "generator_grad_norm"}
   assert all(np.isfinite(v) for v in frames[-1]["metrics"].values())
   rate = (len(frames) - 1) / (frames[-1]["time"] - frames[0]["time"])
   assert rate <= 11, f"{rate:.1f} frames/s; the server promises at most 10"
