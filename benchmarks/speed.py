@@ -77,6 +77,8 @@ def _jaxgan_worker(workload: str, args) -> dict:
   config = importlib.import_module(f"experiments.configs.{CONFIGS[workload]}").get_config()
   if args.tiny:  # test mode: the same code path with tiny nets
     _shrink(config)
+  if args.conv_impl:
+    _set_conv_impl(config, args.conv_impl)
   t0 = time.perf_counter()
   train_step = parallel.make_parallel_train_step(config, "none")
   gan = build_gan(config)
@@ -106,6 +108,15 @@ def _jaxgan_worker(workload: str, args) -> dict:
                                                 + memory.output_size_in_bytes - memory.alias_size_in_bytes) / 2**20
   return {"setup_s": setup_s, "first_step_s": first_step_s, "it_s": it_s, "iters": iters,
           "step_memory_mb": step_memory_mb, "finite": finite, "version": jax.__version__}
+
+
+def _set_conv_impl(config, impl: str) -> None:
+  """Sets `conv_impl` on the config's nets that have convolutions (jaxgan.nets.conv; 'auto' is the default)."""
+  from jaxgan.nets import CRITICS, GENERATORS
+
+  for net, registry in ((config.generator, GENERATORS), (config.critic, CRITICS)):
+    if "conv_impl" in registry[net.name].__dataclass_fields__:
+      net.conv_impl = impl
 
 
 def _shrink(config) -> None:
@@ -162,7 +173,8 @@ def _parse_runner(runner: str) -> tuple[str, int]:
 def _run_worker(runner: str, workload: str, args) -> dict:
   cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", runner, "--workload", workload,
          "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--max-iters", str(args.max_iters),
-         "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
+         "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else []) + (
+             ["--conv-impl", args.conv_impl] if args.conv_impl else [])
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
   t0 = time.perf_counter()
   proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -281,6 +293,8 @@ def main(argv=None) -> None:
   parser.add_argument("--warmup", type=int, default=2, help="untimed iterations after the first step")
   parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a measurement is abandoned")
   parser.add_argument("--tiny", action="store_true", help="tiny nets and batch 8 (tests only: not the workloads)")
+  parser.add_argument("--conv-impl", choices=("auto", "xla", "fast"), default=None,
+                      help="jaxgan's convolutions (jaxgan.nets.conv); default: the configs' ('auto': 'fast' on CPU)")
   parser.add_argument("--out", default=str(HERE / "results" / "speed.json"))
   parser.add_argument("--worker", help=argparse.SUPPRESS)
   parser.add_argument("--workload", help=argparse.SUPPRESS)
@@ -309,6 +323,7 @@ def main(argv=None) -> None:
   raw = {w: {r: [] for r in active} for w in workloads}
   settings = {"rounds": args.rounds, "runners": active, "skipped_runners": skipped, "seconds": args.seconds,
               "min_iters": args.min_iters, "warmup": args.warmup, "tiny": args.tiny,
+              "conv_impl": args.conv_impl or "auto",
               "batch_size": 8 if args.tiny else 64, "data": "synthetic fixed batches (data loading excluded)",
               "iteration": "n_critic critic updates + 1 generator update"}
   for round_index in range(args.rounds):

@@ -17,6 +17,7 @@ from jaxgan.nets.zoo import ZooDCGANCritic, ZooDCGANGenerator, ZooMLPGenerator, 
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPEED = ROOT / "benchmarks" / "speed.py"
+CONV_LAYERS = ROOT / "benchmarks" / "conv_layers.py"
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 
@@ -32,17 +33,20 @@ def test_zoo_parameter_counts_match_pytorch_gan():
   assert _param_count(functional(ZooDCGANCritic()), jnp.zeros((1, 32, 32, 1))) == 98_113
 
 
-def test_subpixel_upsample_conv_equals_resize_then_conv():
-  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
-  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+@pytest.mark.parametrize("impl", ["xla", "fast"])  # four phase convolutions; one transposed convolution
+def test_subpixel_upsample_conv_equals_resize_then_conv(impl):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 8))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 8, 8))
 
   def reference(x, kernel):
-    up = jax.image.resize(x, (2, 10, 12, 3), method="nearest")
-    return jax.lax.conv_general_dilated(up, kernel, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    up = jax.image.resize(x, (2, 10, 12, 8), method="nearest")
+    return jax.lax.conv_general_dilated(up, kernel, (1, 1), ((1, 1), (1, 1)),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
-  chex.assert_trees_all_close(_upsample_conv_subpixel(x, kernel), reference(x, kernel), atol=1e-5)
+  subpixel = lambda x, k: _upsample_conv_subpixel(x, k, impl)
+  chex.assert_trees_all_close(subpixel(x, kernel), reference(x, kernel), atol=1e-5)
   loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
-  chex.assert_trees_all_close(jax.grad(loss(_upsample_conv_subpixel), (0, 1))(x, kernel),
+  chex.assert_trees_all_close(jax.grad(loss(subpixel), (0, 1))(x, kernel),
                               jax.grad(loss(reference), (0, 1))(x, kernel), atol=1e-4)
 
 
@@ -111,3 +115,21 @@ def test_speed_quick_torch_side(tmp_path):
   assert entry["it_s"]["median"] > 0 and entry["peak_rss_mb"]["median"] > 0 and not entry["errors"]
   assert results["versions"]["torch"]
   assert "| wgan_clip | torch_eager@1 |" in table
+
+
+def test_conv_layers_benchmark_schema(tmp_path):
+  # Batch 2 and one repeat: checks that it runs and what it writes, not the timings.
+  out = tmp_path / "conv_layers.json"
+  cmd = [sys.executable, str(CONV_LAYERS), "--batch", "2", "--repeats", "1", "--layers", "zoo_d_conv4,dcgan_g_convt1",
+         "--out", str(out)]
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  results = json.loads(out.read_text())
+  assert set(results) == {"machine", "versions", "settings", "layers"}
+  assert [r["layer"]["name"] for r in results["layers"]] == ["zoo_d_conv4", "dcgan_g_convt1"]
+  for r in results["layers"]:
+    assert r["max_relative_error"] < 1e-4  # fast against xla, every measure
+    for impl in ("xla", "fast"):
+      assert set(r["seconds"][impl]) == {"forward", "input_grad", "kernel_grad", "train_backward"}
+      assert all(m["median"] > 0 for m in r["seconds"][impl].values())
+  assert "| dcgan_g_convt1 |" in proc.stdout

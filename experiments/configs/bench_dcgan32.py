@@ -5,7 +5,8 @@ LeakyReLU 0.2, BatchNorm eps 0.8 from the second block) and a linear logit; the 
 generator loss (PyTorch-GAN's Sigmoid + BCELoss), Adam 2e-4 with betas (0.5, 0.999), batch 64, latent 100.
 
 The critic keeps PyTorch-GAN's Dropout2d(0.25); the train step hands it a fresh dropout key per critic call. The
-upsampling runs in its exact 'subpixel' form (4/9 of the work of 'resize'; the same function and parameters).
+upsampling runs in its exact 'subpixel' form (4/9 of the work of 'resize'; the same function and parameters), and the
+convolutions in jaxgan.nets.conv's form with fast CPU gradients (conv_impl 'auto': XLA's own on GPU and TPU).
 """
 
 import ml_collections
@@ -26,9 +27,9 @@ def get_config():
   c.data = image_data("mnist")
   c.data.image_shape = (32, 32, 1)
   c.generator = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 64, "batch_norm_eps": 0.8,
-                                           "upsample": "subpixel"})
+                                           "upsample": "subpixel", "conv_impl": "auto"})
   c.critic = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 16, "batch_norm_eps": 0.8,
-                                        "dropout_rate": 0.25})
+                                        "dropout_rate": 0.25, "conv_impl": "auto"})
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c

@@ -32,7 +32,7 @@ class ConditionalGenerator(nn.Module):
     backbone: 'mlp' or 'dcgan' (the unconditional generator run on [z, embed(y)]).
     embed_dim: size of the class embedding.
     features, activation, batch_norm, output_activation: MLP backbone options.
-    base_features, upsample: DCGAN backbone options.
+    base_features, upsample, conv_impl: DCGAN backbone options.
     output_shape: shape of one sample.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
@@ -46,6 +46,7 @@ class ConditionalGenerator(nn.Module):
   output_activation: str = "identity"
   base_features: int = 64
   upsample: str = "transpose"
+  conv_impl: str = "auto"
   output_shape: Sequence[int] = (2,)
   axis_name: str | None = None
 
@@ -60,7 +61,7 @@ class ConditionalGenerator(nn.Module):
                           axis_name=self.axis_name)(h, train)
     if self.backbone == "dcgan":
       return DCGANGenerator(output_shape=self.output_shape, base_features=self.base_features, upsample=self.upsample,
-                            axis_name=self.axis_name)(h, train)
+                            conv_impl=self.conv_impl, axis_name=self.axis_name)(h, train)
     raise ValueError(f"Unknown conditional generator backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
 
 
@@ -72,7 +73,7 @@ class ConditionalCritic(nn.Module):
     conditioning: 'projection' (Miyato & Koyama 2018) or 'concat' (MLP backbone only).
     backbone: 'mlp' or 'dcgan' feature extractor phi.
     features, activation: MLP backbone options (the last width is phi's size).
-    base_features, embedding, batch_norm: DCGAN backbone options.
+    base_features, embedding, batch_norm, conv_impl: DCGAN backbone options.
     spectral_norm: spectral normalisation of every layer.
     embed_dim: class-embedding size for 'concat'.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
@@ -88,6 +89,7 @@ class ConditionalCritic(nn.Module):
   batch_norm: bool = False
   spectral_norm: bool = False
   embed_dim: int = 16
+  conv_impl: str = "auto"
   axis_name: str | None = None
 
   @nn.compact
@@ -106,7 +108,7 @@ class ConditionalCritic(nn.Module):
     elif self.backbone == "dcgan":
       phi = DCGANCritic(base_features=self.base_features, batch_norm=self.batch_norm,
                         spectral_norm=self.spectral_norm, output_features=self.embedding,
-                        axis_name=self.axis_name)(x, train)
+                        conv_impl=self.conv_impl, axis_name=self.axis_name)(x, train)
     else:
       raise ValueError(f"Unknown conditional critic backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
     unconditional = maybe_spectral(nn.Dense(1), self.spectral_norm, train)(phi)[:, 0]

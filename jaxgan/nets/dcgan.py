@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.nets.conv import Conv, ConvTranspose
 from jaxgan.nets.layers import leaky_relu, maybe_spectral
 
 _SUPPORTED_SIZES = (28, 32, 64)
@@ -39,12 +40,14 @@ class DCGANGenerator(nn.Module):
     base_features: channels of the last hidden layer; earlier layers double it.
     upsample: 'transpose' (4x4 stride-2 transposed convs, as the paper) or 'resize' (nearest 2x + 3x3 conv, which
       avoids checkerboard artefacts).
+    conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
 
   output_shape: Sequence[int] = (28, 28, 1)
   base_features: int = 64
   upsample: str = "transpose"
+  conv_impl: str = "auto"
   axis_name: str | None = None
 
   @nn.compact
@@ -66,11 +69,11 @@ class DCGANGenerator(nn.Module):
       last = i == doublings - 1
       out_features = channels if last else features // 2
       if self.upsample == "transpose":
-        h = nn.ConvTranspose(out_features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last)(h)
+        h = ConvTranspose(out_features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last, impl=self.conv_impl)(h)
       else:
         b, hh, ww, c = h.shape
         h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), method="nearest")
-        h = nn.Conv(out_features, (3, 3), padding="SAME", use_bias=last)(h)
+        h = Conv(out_features, (3, 3), padding="SAME", use_bias=last, impl=self.conv_impl)(h)
       if not last:
         h = jax.nn.relu(norm(h))
         features //= 2
@@ -87,6 +90,7 @@ class DCGANCritic(nn.Module):
       LayerNorm, WeightNorm); the per-sample ones (instance, layer, weight) are safe under a gradient penalty.
     spectral_norm: spectral normalisation of every layer (Miyato et al. 2018).
     output_features: 1 gives scores [B]; more gives features [B, output_features] (an encoder).
+    conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
 
@@ -95,6 +99,7 @@ class DCGANCritic(nn.Module):
   spectral_norm: bool = False
   norm: str = "none"
   output_features: int = 1
+  conv_impl: str = "auto"
   axis_name: str | None = None
 
   @nn.compact
@@ -109,8 +114,8 @@ class DCGANCritic(nn.Module):
       raise ValueError(f"Unknown critic norm {norm!r}; choose one of {CRITIC_NORMS}.")
     for i in range(doublings):
       normalised = norm != "none" and i > 0  # never on the input layer (Radford et al. 2016, Sec. 3)
-      conv = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME",
-                     use_bias=not (normalised and norm in ("batch", "instance", "layer")))
+      conv = Conv(features, (4, 4), strides=(2, 2), padding="SAME",
+                  use_bias=not (normalised and norm in ("batch", "instance", "layer")), impl=self.conv_impl)
       if normalised and norm == "weight":
         conv = nn.WeightNorm(conv)
       h = maybe_spectral(conv, self.spectral_norm, train)(h)

@@ -28,6 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.nets.conv import Conv, conv2d, resolve_impl
 from jaxgan.nets.layers import leaky_relu
 
 _TORCH_MOMENTUM = 0.9  # torch's BatchNorm momentum 0.1 weights the new batch by 0.1: flax's momentum 0.9
@@ -69,7 +70,7 @@ class ZooMLPGenerator(nn.Module):
     return jnp.reshape(h, (z.shape[0], *self.output_shape))
 
 
-def _upsample_conv_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def _upsample_conv_subpixel(x: jax.Array, kernel: jax.Array, impl: str = "auto") -> jax.Array:
   """conv3x3(nearest_upsample_2x(x), kernel) with 'SAME' (1-pixel zero) padding, as four 2x2 convolutions.
 
   Output row 2i + a of the upsampled-then-convolved map reads upsampled rows 2i + a - 1 .. 2i + a + 1, which are
@@ -77,13 +78,23 @@ def _upsample_conv_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
   (i - 1, i) with taps (k0, k1 + k2), and a = 1 one over (i, i + 1) with taps (k0 + k1, k2); the same holds for
   columns. The zero padding of the upsampled map is the zero padding of the low-resolution one.
 
+  Together the phases are a 4x4 stride-2 transposed convolution ('SAME') with taps (k0, k0 + k1, k1 + k2, k2) per
+  axis; the 'fast' impl computes it in that form (`jaxgan.nets.conv.conv2d` splits it into the same four phases, and
+  its kernel gradient slices the views they share once).
+
   Args:
     x: [B, H, W, C_in].
     kernel: [3, 3, C_in, C_out] (HWIO, flax's layout).
+    impl: convolution implementation, as in `jaxgan.nets.conv.conv2d`.
 
   Returns:
     [B, 2H, 2W, C_out].
   """
+  if resolve_impl(impl) == "fast":
+    # Per axis, [4, 3]: the transposed convolution's taps from the 3 original ones.
+    expand = jnp.asarray([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]], kernel.dtype)
+    kernel_4x4 = jnp.einsum("pr,qs,rsio->pqio", expand, expand, kernel)
+    return conv2d(x, kernel_4x4, (1, 1), ((2, 2), (2, 2)), lhs_dilation=(2, 2), impl="fast")
   # Per axis, taps [phase, 2, 3] mapping the 3 original taps to each phase's 2 taps.
   combine = jnp.asarray([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], kernel.dtype)
   # k[a, b, 2, 2, C_in, C_out] = sum over (r, s) of combine[a, :, r] combine[b, :, s] kernel[r, s].
@@ -96,8 +107,7 @@ def _upsample_conv_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
     for c in range(2):
       # Phase 0 reads (i - 1, i): pad one before; phase 1 reads (i, i + 1): pad one after.
       padding = ((1 - a, a), (1 - c, c))
-      cols.append(jax.lax.conv_general_dilated(x, phase_kernels[a, c], (1, 1), padding,
-                                               dimension_numbers=("NHWC", "HWIO", "NHWC")))
+      cols.append(conv2d(x, phase_kernels[a, c], (1, 1), padding, impl="xla"))
     rows.append(jnp.stack(cols, axis=3))  # [B, H, W, 2 (col phase), C_out]
   out = jnp.stack(rows, axis=2)  # [B, H, 2 (row phase), W, 2, C_out]
   return jnp.reshape(out, (b, 2 * height, 2 * width, c_out))
@@ -108,21 +118,26 @@ class UpsampleConv3x3(nn.Module):
 
   Both forms hold the same parameters (`kernel` [3, 3, C_in, features] and `bias` [features], initialised as
   `nn.Conv`'s), so a checkpoint trained with one runs with the other.
+
+  Attributes:
+    features: output channels.
+    method: 'resize' (upsample, then convolve) or 'subpixel' (`_upsample_conv_subpixel`).
+    conv_impl: convolution implementation, as in `jaxgan.nets.conv.conv2d`.
   """
 
   features: int
   method: str = "resize"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
     if self.method == "subpixel":
-      return _upsample_conv_subpixel(x, kernel) + bias
+      return _upsample_conv_subpixel(x, kernel, self.conv_impl) + bias
     b, height, width, c = x.shape
     x = jax.image.resize(x, (b, 2 * height, 2 * width, c), method="nearest")
-    y = jax.lax.conv_general_dilated(x, kernel, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+    return conv2d(x, kernel, (1, 1), ((1, 1), (1, 1)), impl=self.conv_impl) + bias
 
 
 class ZooDCGANGenerator(nn.Module):
@@ -138,6 +153,7 @@ class ZooDCGANGenerator(nn.Module):
     batch_norm_eps: epsilon of the BatchNorms after the convolutions (0.8 in PyTorch-GAN).
     upsample: 'resize' (upsample, then convolve: PyTorch-GAN's literal form) or 'subpixel' (the same function as four
       2x2 convolutions of the low-resolution map, 4/9 of the multiply-adds; see `_upsample_conv_subpixel`).
+    conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
 
@@ -145,6 +161,7 @@ class ZooDCGANGenerator(nn.Module):
   base_features: int = 64
   batch_norm_eps: float = 0.8
   upsample: str = "resize"
+  conv_impl: str = "auto"
   axis_name: str | None = None
 
   @nn.compact
@@ -159,9 +176,9 @@ class ZooDCGANGenerator(nn.Module):
     h = jnp.reshape(h, (z.shape[0], height // 4, width // 4, features))
     h = _batch_norm(train, 1e-5, self.axis_name)(h)
     for out_features in (features, self.base_features):
-      h = UpsampleConv3x3(out_features, self.upsample)(h)
+      h = UpsampleConv3x3(out_features, self.upsample, self.conv_impl)(h)
       h = leaky_relu(_batch_norm(train, self.batch_norm_eps, self.axis_name)(h))
-    h = nn.Conv(channels, (3, 3), padding=((1, 1), (1, 1)))(h)
+    h = Conv(channels, (3, 3), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
     return jnp.tanh(h)
 
 
@@ -178,12 +195,14 @@ class ZooDCGANCritic(nn.Module):
     dropout_rate: probability of dropping a whole channel in training (Dropout2d; 0.25 in PyTorch-GAN). Training with
       a positive rate needs a dropout key: `apply(..., train=True, key=...)`.
     batch_norm_eps: BatchNorm epsilon (0.8 in PyTorch-GAN).
+    conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
   """
 
   base_features: int = 16
   dropout_rate: float = 0.25
   batch_norm_eps: float = 0.8
+  conv_impl: str = "auto"
   axis_name: str | None = None
 
   @nn.compact
@@ -196,7 +215,7 @@ class ZooDCGANCritic(nn.Module):
                        "`key=` to the net's apply, or set config.critic.dropout_rate=0.")
     h = x
     for i in range(4):
-      h = nn.Conv(self.base_features * 2 ** i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(h)
+      h = Conv(self.base_features * 2 ** i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
       h = leaky_relu(h)
       # Dropout2d: one draw per (example, channel), broadcast over height and width.
       h = nn.Dropout(self.dropout_rate, broadcast_dims=(1, 2), deterministic=not use_dropout)(h)
