@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -49,6 +50,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"config.{field} must be >= 1; got {config[field]}.")
   if int(config.num_steps) < 0:
     raise ValueError(f"config.num_steps must be >= 0; got {config.num_steps}.")
+  budget = float(config.get("max_train_minutes", 0.0))
+  if not math.isfinite(budget) or budget < 0:
+    raise ValueError(f"config.max_train_minutes must be >= 0 (0: no limit); got {budget}.")
   if config.parallel not in PARALLEL_MODES:
     raise ValueError(f"config.parallel={config.parallel!r} is not supported; choose one of {PARALLEL_MODES}.")
 
@@ -140,6 +144,16 @@ def _learning_rates(config: ml_collections.ConfigDict, step: int) -> dict[str, f
   counts = {"g": step * int(config.get("n_generator", 1)), "d": step * int(config.n_critic)}
   return {f"train/{who}_learning_rate": float(learning_rate_schedule(config[f"{who}_optimizer"])(count))
           for who, count in counts.items()}
+
+
+def _budget_spent(budget_s: float, elapsed_s: float) -> bool:
+  """Whether a positive time budget is spent; process 0 decides for all, so every process stops at the same step."""
+  if budget_s <= 0:
+    return False
+  spent = np.asarray(elapsed_s >= budget_s)
+  if jax.process_count() > 1:
+    spent = multihost_utils.broadcast_one_to_all(spent)
+  return bool(spent)
 
 
 class _StopRequest:
@@ -253,6 +267,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   t_window, steps_window = time.perf_counter(), 0
   stop = _StopRequest()
   eval_metrics: dict[str, float] = {}
+  # Checked at log steps, where the host has waited for the step's metrics, so the clock measures finished work.
+  budget_s = 60.0 * float(config.get("max_train_minutes", 0.0))
+  budget_reached, eval_s = False, 0.0  # periodic evaluation is not training time
   try:
     for step in range(start, num_steps):
       if stop.requested:
@@ -290,8 +307,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             stopped_by = alerts[0].kind
             log.warning("Stopping at step %d on the %s diagnostic (config.diagnostics.stop).", done, stopped_by)
             break
+        if _budget_spent(budget_s, time.perf_counter() - t_start - compile_s - eval_s):
+          budget_reached = True
+          log.info("Stopping at step %d: config.max_train_minutes=%g reached.", done, config.max_train_minutes)
+          break
       if done % config.eval_every == 0 and done != num_steps:
+        t_eval = time.perf_counter()
         eval_metrics = evaluate_and_draw(done, f"step {done}")
+        eval_s += time.perf_counter() - t_eval
         if eval_metrics:
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.3g}" for k, v in eval_metrics.items()))
         save_best(done, eval_metrics)
@@ -322,6 +345,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       "steps_this_run": trained,
       "resumed_from": start if restored is not None else None,
       "interrupted": stop.signal_name or stopped_by,
+      "max_train_minutes_reached": budget_reached,
       "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
       "wall_time_s": train_s,
       "compile_s": compile_s,

@@ -67,11 +67,26 @@ def test_nan_loss_stops_without_saving_bad_state(tiny_toy_config, tmp_path):
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))
 
 
-@pytest.mark.parametrize("field,value", [("batch_size", 0), ("parallel", "tpu_magic"), ("num_steps", -1)])
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("parallel", "tpu_magic"), ("num_steps", -1),
+                                         ("max_train_minutes", -1.0), ("max_train_minutes", float("nan"))])
 def test_bad_loop_values_raise(tiny_toy_config, tmp_path, field, value):
   tiny_toy_config[field] = value
   with pytest.raises(ValueError, match=field):
     train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+
+
+def test_time_budget_stops_saves_and_evaluates(tiny_toy_config, tmp_path):
+  tiny_toy_config.num_steps = 10**6
+  tiny_toy_config.eval_every = 10**6
+  tiny_toy_config.checkpoint_every = 10**6
+  tiny_toy_config.max_train_minutes = 0.5 / 60  # half a second of steps after compiling
+  results = train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  assert results["max_train_minutes_reached"] and results["interrupted"] is None
+  assert 2 <= results["steps"] < 10**6 and results["steps"] % tiny_toy_config.log_every == 0
+  assert results["wall_time_s"] - results["compile_s"] >= 0.5
+  assert "modes_covered" in results  # the final evaluation ran
+  state, step = _restore(tmp_path, tiny_toy_config)
+  assert step == results["steps"] == int(state.step)
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.name = "base"
   c.seed = 0
   c.num_steps = 1000          # generator updates
+  c.max_train_minutes = 0.0   # > 0: also stop (save, evaluate) after this long; compile and periodic evals excluded
   c.batch_size = 64
   c.n_critic = 1              # critic updates per step
   c.n_generator = 1           # generator updates per step (T-GAN's authors use 2)
