@@ -71,13 +71,14 @@ def _model_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """The config fields that fix the state's structure; a checkpoint is only valid for the same values.
 
   Learning rates and other optimiser hyperparameters may change between runs; the optimiser kind and whether it
-  clips weights may not (they change the optimiser state's structure).
+  clips weights or caps their norms may not (they change the optimiser state's structure).
   """
   fields = {k: config[k].to_dict() if isinstance(config[k], ml_collections.ConfigDict) else config[k]
             for k in ("generator", "critic", "latent_dim")}
   for opt in ("g_optimizer", "d_optimizer"):
     fields[f"{opt}.name"] = config[opt].name
     fields[f"{opt}.clips"] = bool(config[opt].get("clip", 0.0))
+    fields[f"{opt}.caps_norms"] = bool(config[opt].get("max_norm", 0.0))
   fields["data.name"] = config.data.name
   return fields
 

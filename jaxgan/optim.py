@@ -1,7 +1,8 @@
 """Optimisers from config, as optax chains.
 
 `rmsprop` follows torch.optim.RMSprop, which the WGAN authors used: the eps is added *outside* the square root.
-A positive `clip` appends `clip_params(clip)` (WGAN weight clipping) as the chain's last transform.
+A positive `clip` appends `clip_params(clip)` (WGAN weight clipping), a positive `max_norm` appends
+`max_column_norm(max_norm)` (the original GAN's max-norm constraint), as the chain's last transforms.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ml_collections
 import optax
 
-from jaxgan.transforms import clip_params
+from jaxgan.transforms import clip_params, max_column_norm
 
 
 def _adam(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -25,8 +26,8 @@ def _sgd(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
 
 
 OPTIMIZERS = {"adam": _adam, "rmsprop": _rmsprop, "sgd": _sgd}
-_FIELDS = {"name", "learning_rate", "b1", "b2", "eps", "decay", "momentum", "clip", "schedule", "warmup_steps",
-           "decay_steps", "end_value"}
+_FIELDS = {"name", "learning_rate", "b1", "b2", "eps", "decay", "momentum", "clip", "max_norm", "schedule",
+           "warmup_steps", "decay_steps", "end_value"}
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
 
 
@@ -64,7 +65,8 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
 
   Args:
     c: fields `name` (adam | rmsprop | sgd), `learning_rate`, optional `b1`, `b2`, `eps`, `decay`, `momentum`,
-      `clip` (> 0 enables weight clipping to [-clip, clip]) and a learning-rate schedule (`schedule`,
+      `clip` (> 0 enables weight clipping to [-clip, clip]), `max_norm` (> 0 caps every unit's incoming weight
+      norm) and a learning-rate schedule (`schedule`,
       `warmup_steps`, `decay_steps`, `end_value`; see `learning_rate_schedule`).
     which: the config path, for error messages.
 
@@ -83,7 +85,11 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
     fields["learning_rate"] = learning_rate_schedule(c, which)
     c = ml_collections.ConfigDict(fields, type_safe=False)
   tx = OPTIMIZERS[c.name](c)
-  clip = c.get("clip", 0.0) or 0.0
-  if clip < 0:
-    raise ValueError(f"config.{which}.clip must be >= 0 (0 disables clipping); got {clip}.")
-  return optax.chain(tx, clip_params(clip)) if clip > 0 else tx
+  constraints = []
+  for field, transform in (("clip", clip_params), ("max_norm", max_column_norm)):
+    value = c.get(field, 0.0) or 0.0
+    if value < 0:
+      raise ValueError(f"config.{which}.{field} must be >= 0 (0 disables it); got {value}.")
+    if value > 0:
+      constraints.append(transform(value))
+  return optax.chain(tx, *constraints) if constraints else tx

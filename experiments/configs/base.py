@@ -7,8 +7,9 @@ from jaxgan import diagnostics, semi_supervised
 
 
 def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
-  """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights."""
-  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0,
+  """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights,
+  max_norm > 0 caps every unit's incoming weight norm."""
+  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0, "max_norm": 0.0,
             # learning-rate schedule: constant | linear | cosine | exponential, with optional linear warm-up
             "schedule": "constant", "warmup_steps": 0, "decay_steps": 0, "end_value": 0.0}
   fields.update(kwargs)

@@ -26,5 +26,7 @@ def get_config():
   c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (240, 240), "activation": "leaky_relu"})
   # 1 / 1.000004 per update is exponential decay with half-life ln 2 / ln 1.000004 = 173,287 updates.
   c.g_optimizer = optimizer("sgd", 0.1, momentum=0.5, schedule="exponential", decay_steps=173287)
-  c.d_optimizer = optimizer("sgd", 0.1, momentum=0.5, schedule="exponential", decay_steps=173287)
+  # The authors' pylearn2 discriminator caps every unit's incoming weight norm at 1.9365 (max_col_norm); without it
+  # SGD at 0.1 diverges here within ~1,000 steps.
+  c.d_optimizer = optimizer("sgd", 0.1, momentum=0.5, schedule="exponential", decay_steps=173287, max_norm=1.9365)
   return c
