@@ -318,7 +318,7 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in RUN.items()))
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
       blank = page.evaluate("document.getElementById('main-canvas').toDataURL()")
-      page.click("#play")
+      page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
       page.wait_for_function("Number(document.getElementById('steps').textContent) > 50", timeout=120_000)
       first = page.evaluate("document.getElementById('main-canvas').toDataURL()")
       page.wait_for_function("Number(document.getElementById('steps').textContent) > 300", timeout=120_000)
@@ -332,16 +332,16 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       assert colours > 50, "the canvas looks blank"
       page.wait_for_function("Number(document.getElementById('steps-per-s').textContent) > 0", timeout=60_000)
       rates = page.inner_text(".counters")
-      page.select_option("#loss", "wgan_gp")
+      page.select_option("#loss", "wgan_gp", no_wait_after=True)
       page.wait_for_function("document.getElementById('model-overview').textContent.includes('WGAN-GP')",
                              timeout=60_000)
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
-      page.click("#play")
+      page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
       page.wait_for_function("Number(document.getElementById('steps-per-s').textContent) > 0", timeout=120_000)
       page.screenshot(path=str(tmp_path / "playground.png"))
       assert not errors, errors
       assert page.inner_text("#error") == ""
-      page.fill("#g_lr", "-1")  # a bad setting: a message on the page, the run goes on
+      page.fill("#g_lr", "-1", no_wait_after=True)  # a bad setting: a message on the page, the run goes on
       page.dispatch_event("#g_lr", "change")
       page.wait_for_function("document.getElementById('error').textContent.includes('g_lr must be')", timeout=30_000)
       assert server.playground.get(page.evaluate("app.session")).alive
