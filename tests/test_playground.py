@@ -312,10 +312,13 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
     browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
     try:
       page = browser.new_page(viewport={"width": 1400, "height": 950})
+      # The server compiles in this test process while other test workers load the cores: generous waits.
+      page.set_default_timeout(120_000)
+      page.set_default_navigation_timeout(120_000)
       errors = []
       page.on("pageerror", lambda error: errors.append(str(error)))
       # Settings in the query string; small nets keep the test fast (the page's defaults are 64 x 3).
-      page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in RUN.items()))
+      page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in RUN.items()), wait_until="domcontentloaded")
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
       blank = page.evaluate("document.getElementById('main-canvas').toDataURL()")
       page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
