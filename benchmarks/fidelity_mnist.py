@@ -47,9 +47,8 @@ for _path in (ROOT, HERE):
   if str(_path) not in sys.path:
     sys.path.insert(0, str(_path))
 
-from fidelity import machine_info, versions  # noqa: E402  (benchmarks/ is this script's folder)
+from fidelity import RESULTS, machine_info, versions  # noqa: E402  (benchmarks/ is this script's folder)
 
-RESULTS = HERE / "results"
 RUNS_DIR = RESULTS / "fidelity_mnist"
 MERGED = RESULTS / "fidelity_mnist.json"
 FIGURE = RESULTS / "fidelity_mnist.png"
