@@ -1,6 +1,7 @@
 """Latent priors p(z), sampled one example at a time from explicit keys.
 
 * `normal`: z ~ N(0, I). `uniform`: z ~ U[-1, 1]^d (the DCGAN paper's prior, Radford et al. 2016, Sec. 4).
+  `uniform_unit_variance`: z ~ U[-sqrt 3, sqrt 3]^d (the original GAN's released code, Goodfellow et al. 2014).
 * `deligan`: DeLiGAN's learnable mixture of Gaussians (Gurumurthy et al. 2017, Sec. 3, eqs. 3-5):
   z = mu_i + sigma_i * eps with i uniform over N components and eps ~ N(0, I). The sample is reparameterised, so
   mu and sigma get gradients from the generator's loss and are trained by the generator's optimiser; the paper's
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -50,6 +52,14 @@ def normal_prior() -> Prior:
 def uniform_prior() -> Prior:
   """z ~ U[-1, 1]."""
   return Prior(_no_params, lambda params, key, shape: jax.random.uniform(key, shape, minval=-1.0, maxval=1.0), _zero)
+
+
+def uniform_unit_variance_prior() -> Prior:
+  """z ~ U[-sqrt(3), sqrt(3)]^d, unit variance per coordinate: the noise of Goodfellow et al.'s released GAN code
+  (`adversarial.Generator(noise='uniform')`)."""
+  limit = math.sqrt(3.0)
+  return Prior(_no_params, lambda params, key, shape: jax.random.uniform(key, shape, minval=-limit, maxval=limit),
+               _zero)
 
 
 def _inverse_softplus(y: jax.Array) -> jax.Array:
@@ -95,7 +105,9 @@ def deligan_prior(num_components: int = 50, sigma_init_min: float = 0.05, sigma_
   return Prior(init, sample, regularizer)
 
 
-PRIORS: dict[str, Callable[..., Prior]] = {"normal": normal_prior, "uniform": uniform_prior, "deligan": deligan_prior}
+PRIORS: dict[str, Callable[..., Prior]] = {"normal": normal_prior, "uniform": uniform_prior,
+                                           "uniform_unit_variance": uniform_unit_variance_prior,
+                                           "deligan": deligan_prior}
 
 
 def get_prior(name: str, options: ml_collections.ConfigDict | dict | None = None) -> Prior:

@@ -21,6 +21,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": jax.nn.gelu,
     "silu": jax.nn.silu,
     "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
     "identity": lambda x: x,
 }
 
