@@ -6,8 +6,14 @@ weights are regenerated, converted with the same function that converts pytorch-
 them to 1e-4.
 """
 
+import builtins
+import collections
 import importlib.util
 import os
+import pickle
+import subprocess
+import time
+import zipfile
 
 import chex
 import jax
@@ -134,3 +140,102 @@ def test_npz_weights_drive_the_two_set_evaluation(state_dict, tmp_path):
                                                      rel=1e-4)
   with np.load(tmp_path / "real.inception_stats.npz") as cached:
     assert cached["mu"].shape == (2048,) and cached["marginal"].shape == (1008,)
+
+
+# ---------- weights files that must be refused, not run ----------
+
+
+class _Reduce:
+  """Pickles as a call of `function(*args)` (the payload a hostile file carries); calling it here does nothing."""
+
+  def __init__(self, function, *args):
+    self.function, self.args = function, args
+
+  def __reduce__(self):
+    return self.function, self.args
+
+  def __call__(self, *args):
+    raise AssertionError("only pickled, never called")
+
+
+def _payloads(marker):
+  command = f"touch {marker}"
+  return {
+      "os.system": _Reduce(os.system, command),
+      "builtins.eval": _Reduce(builtins.eval, f"__import__('os').system({command!r})"),
+      "subprocess.Popen": _Reduce(subprocess.Popen, ["touch", str(marker)]),
+      # A reduce whose argument is itself a reduce, under a global the state-dict reader allows.
+      "nested reduce": _Reduce(collections.OrderedDict, _Reduce(os.system, command)),
+      # A reduce whose callable is itself a reduce: getattr(__import__('os'), 'system')(command).
+      "reduced callable": _Reduce(_Reduce(getattr, _Reduce(builtins.__import__, "os"), "system"), command),
+  }
+
+
+def _legacy_pickles(position, payload):
+  """A legacy .pth's five pickles (magic, protocol, system info, state dict, storage keys), `payload` at `position`."""
+  parts = [0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}, {}, []]
+  parts[position] = payload
+  return b"".join(pickle.dumps(part, protocol=2) for part in parts)
+
+
+def _zip_pickle(path, payload):
+  with zipfile.ZipFile(path, "w") as archive:
+    archive.writestr("weights/data.pkl", pickle.dumps(payload, protocol=4))
+    archive.writestr("weights/version", "3\n")
+
+
+@pytest.mark.parametrize("where", ["legacy header", "legacy state dict", "legacy storage keys", "zip data.pkl"])
+def test_pickled_code_in_a_weights_file_is_refused_not_run(tmp_path, where):
+  for name, payload in _payloads(tmp_path / "PWNED").items():
+    path = tmp_path / f"{name.replace(' ', '_')}.pth"
+    if where == "zip data.pkl":
+      _zip_pickle(path, payload)
+    else:
+      position = {"legacy header": 0, "legacy state dict": 3, "legacy storage keys": 4}[where]
+      path.write_bytes(_legacy_pickles(position, payload))
+    with pytest.raises(ValueError, match=rf"{path.name} holds disallowed content") as error:
+      inception.load_inception(path)
+    assert "\n" not in str(error.value), error.value
+  time.sleep(0.1)  # a Popen would have run by now
+  assert not (tmp_path / "PWNED").exists(), f"a payload in the {where} ran"
+
+
+def _fixture_bytes(name):
+  path = os.path.join(FIXTURES, name)
+  if not os.path.exists(path):
+    pytest.skip(f"{path} is absent; write it with tests/fixtures/fid_inception_reference.py in a torch environment.")
+  with open(path, "rb") as f:
+    return f.read()
+
+
+def test_a_tensor_outside_its_storage_is_refused(tmp_path):
+  legacy = _fixture_bytes("tiny_state_dict_legacy.pth")
+  size = b"K\x02K\x03K\x02K\x02t"  # conv.weight's size (2, 3, 2, 2) over a storage of 24 floats
+  assert legacy.count(size) == 1
+  path = tmp_path / "strided.pth"
+  path.write_bytes(legacy.replace(size, b"K\xffK\x03K\x02K\x02t"))  # (255, 3, 2, 2): reads past the storage
+  with pytest.raises(ValueError, match=r"strided\.pth cannot be read.*outside its storage"):
+    inception.read_weights(path)
+
+
+@pytest.mark.parametrize("kind", ["empty", "random bytes", "truncated legacy", "truncated zip", "directory",
+                                  "truncated npz", "random npz", "directory npz"])
+def test_an_unreadable_weights_file_gets_one_line_naming_it(tmp_path, kind):
+  rng = np.random.default_rng(0)
+  suffix = ".npz" if kind.endswith("npz") else ".pth"
+  path = tmp_path / f"weights{suffix}"
+  if kind.startswith("directory"):
+    path.mkdir()
+  elif kind == "empty":
+    path.write_bytes(b"")
+  elif kind.startswith("random"):
+    path.write_bytes(rng.bytes(4096))
+  elif kind == "truncated npz":
+    np.savez(path, **tiny_state_dict())
+    path.write_bytes(path.read_bytes()[:300])
+  else:
+    content = _fixture_bytes(f"tiny_state_dict_{kind.split()[1]}.pth")
+    path.write_bytes(content[:len(content) // 2])
+  with pytest.raises(ValueError, match=rf"weights{suffix} (is a directory|cannot be read).*pt_inception") as error:
+    inception.load_inception(path)
+  assert "\n" not in str(error.value), error.value

@@ -20,11 +20,14 @@ deterministic test weights (to 1e-4).
 
 from __future__ import annotations
 
+import collections
 import functools
+import io
 import os
 import pickle
 import zipfile
-from typing import Any, Mapping, NamedTuple, Sequence
+import zlib
+from typing import Any, ClassVar, Mapping, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
@@ -217,46 +220,106 @@ def _missing_weights_message(path: str | None) -> str:
           f"with jaxgan.metrics.inception.convert_to_npz), or set ${WEIGHTS_ENV}=PATH.")
 
 
-class _TorchUnpickler(pickle.Unpickler):
+# What to pass instead of a file that cannot be read.
+_WHAT_TO_PASS = (f"pass pytorch-fid's {FID_WEIGHTS_FILE} ({FID_WEIGHTS_URL}) or an .npz made from it with "
+                 "jaxgan.metrics.inception.convert_to_npz")
+
+
+class _RefusedContent(pickle.UnpicklingError):
+  """A global or persistent id that the allow-list of `_PlainUnpickler` / `_TorchUnpickler` does not hold."""
+
+
+class _PlainUnpickler(pickle.Unpickler):
+  """Unpickles plain data only (numbers, strings, bytes, tuples, lists, dicts): every global and persistent id is
+  refused, so nothing in the file can name a function to call. Every unpickling of a user's file goes through this
+  class or its subclass `_TorchUnpickler`, never through `pickle.load`."""
+
+  def find_class(self, module: str, name: str) -> Any:
+    raise _RefusedContent(f"the global {module}.{name}")
+
+  def persistent_load(self, pid: Any) -> Any:
+    raise _RefusedContent(f"the persistent id {pid!r}")
+
+
+def _load_plain(file) -> Any:
+  return _PlainUnpickler(file).load()
+
+
+class _TorchUnpickler(_PlainUnpickler):
   """Unpickles a torch state dict into numpy arrays without importing torch.
 
   Tensors are pickled as `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` whose storage is a
-  persistent id `('storage', <dtype>Storage, key, location, numel)`; `load_storage(key, dtype)` returns its data.
+  persistent id `('storage', <dtype>Storage, key, location, numel)`; `load_storage(key, dtype, numel)` returns its
+  data. Only those globals, `collections.OrderedDict` and `torch._utils._rebuild_parameter` are allowed; anything
+  else is refused before it is looked up.
   """
 
-  _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-             "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
-             "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+  _DTYPES: ClassVar[dict[str, type]] = {
+      "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16, "LongStorage": np.int64,
+      "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+      "BoolStorage": np.bool_}
 
-  def __init__(self, file, load_storage):
+  def __init__(self, file, load_storage, rebuild_tensor=None):
     super().__init__(file)
     self._load_storage = load_storage
+    self._rebuild_tensor = rebuild_tensor or _rebuild_tensor
 
-  def find_class(self, module, name):
+  def find_class(self, module: str, name: str) -> Any:
     if module == "torch._utils" and name == "_rebuild_tensor_v2":
-      return _rebuild_tensor
+      return self._rebuild_tensor
     if module == "torch" and name in self._DTYPES:
-      return self._DTYPES[name]
+      # A dtype instance, not the numpy scalar type: it cannot be called with arguments from the file.
+      return np.dtype(self._DTYPES[name])
     if module == "collections" and name == "OrderedDict":
-      import collections
       return collections.OrderedDict
     if module == "torch._utils" and name == "_rebuild_parameter":
-      return lambda data, requires_grad, backward_hooks, *args: data
-    raise pickle.UnpicklingError(f"Unexpected object {module}.{name} in a torch state dict; convert the file with "
-                                 "torch: np.savez(out, **{k: v.numpy() for k, v in torch.load(f).items()}).")
+      return _rebuild_parameter
+    return super().find_class(module, name)
 
-  def persistent_load(self, pid):
-    kind, dtype, key, _location, numel = pid[:5]
-    if kind != "storage":
-      raise pickle.UnpicklingError(f"Unsupported persistent id {pid!r}.")
-    return self._load_storage(str(key), dtype, int(numel))
+  def persistent_load(self, pid: Any) -> Any:
+    if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+      return super().persistent_load(pid)
+    _, dtype, key, _location, numel = pid[:5]
+    if not (isinstance(dtype, np.dtype) and isinstance(key, (str, int)) and _is_count(numel)):
+      return super().persistent_load(pid)
+    return self._load_storage(str(key), dtype, numel)
+
+
+def _is_count(value: Any) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *args):
+  del requires_grad, backward_hooks, args
+  return data
+
+
+def _strided_copy(storage: np.ndarray, offset: Any, size: Any, stride: Any) -> np.ndarray:
+  """The tensor `size`/`stride` from element `offset` of a 1-D storage, after checking it lies inside the storage
+  (`as_strided` would otherwise read memory outside it)."""
+  if not (isinstance(storage, np.ndarray) and storage.ndim == 1 and _is_count(offset)
+          and isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list)) and len(size) == len(stride)
+          and all(map(_is_count, size)) and all(map(_is_count, stride))):
+    raise ValueError("a tensor's storage, offset, size or stride is malformed")
+  count = int(np.prod(size, dtype=np.int64)) if size else 1
+  if count:
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    # A state dict's tensors never hold more elements than their storage (that would be a broadcast view).
+    if last >= storage.shape[0] or count > storage.shape[0]:
+      raise ValueError(f"a tensor of size {tuple(size)} lies outside its storage of {storage.shape[0]} elements")
+  return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                         strides=tuple(s * storage.itemsize for s in stride)).copy()
 
 
 def _rebuild_tensor(storage, offset, size, stride, *args):
   del args  # requires_grad, backward hooks, metadata
-  itemsize = storage.dtype.itemsize
-  return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                         strides=tuple(s * itemsize for s in stride)).copy()
+  return _strided_copy(storage, offset, size, stride)
+
+
+def _storage_bytes(data: bytes, dtype: np.dtype, numel: int) -> np.ndarray:
+  if len(data) < numel * dtype.itemsize:
+    raise ValueError(f"a storage of {numel} elements holds only {len(data)} bytes")
+  return np.frombuffer(data, dtype=dtype.newbyteorder("<"), count=numel)
 
 
 def _read_zip_checkpoint(path: str) -> dict[str, np.ndarray]:
@@ -264,64 +327,90 @@ def _read_zip_checkpoint(path: str) -> dict[str, np.ndarray]:
   with zipfile.ZipFile(path) as archive:
     pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
     if len(pickles) != 1:
-      raise ValueError(f"{path} is a zip file but not a torch checkpoint (no single data.pkl inside).")
+      raise ValueError("it is a zip file but not a torch checkpoint (no single data.pkl inside)")
     root = pickles[0][:-len("data.pkl")]
 
     def load_storage(key, dtype, numel):
-      return np.frombuffer(archive.read(f"{root}data/{key}"), dtype=np.dtype(dtype).newbyteorder("<"))[:numel]
+      return _storage_bytes(archive.read(f"{root}data/{key}"), dtype, numel)
 
-    with archive.open(pickles[0]) as f:
-      return _TorchUnpickler(f, load_storage).load()
+    return _TorchUnpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
 
 
 def read_torch_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """Reads a torch state dict (zip or legacy .pth) into numpy arrays, without importing torch."""
+  """Reads a torch state dict (zip or legacy .pth) into numpy arrays, without importing torch or running anything
+  from the file.
+
+  Args:
+    path: the .pth file.
+
+  Returns:
+    {torch key: array}.
+
+  Raises:
+    ValueError: naming the file, when it holds anything but tensors (a pickled function call, say: it is refused, not
+      run), or is truncated, empty, a directory or not a torch checkpoint.
+  """
   path = os.fspath(path)
-  if zipfile.is_zipfile(path):
-    return _read_zip_checkpoint(path)
-  return _read_legacy(path)
+  if os.path.isdir(path):
+    raise ValueError(f"{path} is a directory, not a weights file; {_WHAT_TO_PASS}.")
+  try:
+    state = _read_zip_checkpoint(path) if zipfile.is_zipfile(path) else _read_legacy(path)
+    if not isinstance(state, Mapping) or not all(isinstance(v, np.ndarray) for v in state.values()):
+      raise TypeError("it holds something other than a state dict of tensors")
+    return dict(state)
+  except _RefusedContent as error:
+    raise ValueError(f"{path} holds disallowed content ({error}), which no weights file needs; it was refused, not "
+                     f"run. Use only weights from a source you trust: {_WHAT_TO_PASS}.") from None
+  except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+          OverflowError, NotImplementedError, zipfile.BadZipFile, zlib.error, OSError) as error:
+    raise ValueError(f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not a torch "
+                     f"checkpoint ({type(error).__name__}: {error}); {_WHAT_TO_PASS}.") from None
+
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 def _read_legacy(path: str) -> dict[str, np.ndarray]:
   """torch < 1.6 format: pickled magic number, protocol, sys info, the object and the storage keys, then each
   storage's bytes (an int64 element count, then the data)."""
-  pending: list[tuple[str, int, tuple, tuple]] = []
+  pending: list[tuple[str, Any, Any, Any]] = []
   dtypes: dict[str, np.dtype] = {}
 
   def load_storage(key, dtype, numel):
-    dtypes[key] = np.dtype(dtype)
+    dtypes[key] = dtype
     return key
 
   def rebuild(storage_key, offset, size, stride, *args):
     del args
-    pending.append((storage_key, offset, tuple(size), tuple(stride)))
+    pending.append((storage_key, offset, size, stride))
     return len(pending) - 1
 
-  class Unpickler(_TorchUnpickler):
-    def find_class(self, module, name):
-      if module == "torch._utils" and name == "_rebuild_tensor_v2":
-        return rebuild
-      return super().find_class(module, name)
-
   with open(path, "rb") as f:
-    magic = pickle.load(f)
-    if magic != 0x1950A86A20F9469CFC6C:
-      raise ValueError(f"{path} is not a torch checkpoint (neither a zip archive nor the legacy format).")
-    pickle.load(f)  # protocol version
-    pickle.load(f)  # system info
-    state = Unpickler(f, load_storage).load()
-    keys = pickle.load(f)
-    storages = {}
-    for key in keys:
-      numel = int(np.frombuffer(f.read(8), "<i8")[0])
-      dtype = dtypes[key]
-      storages[key] = np.frombuffer(f.read(numel * dtype.itemsize), dtype.newbyteorder("<"))
+    # In memory, so that a length field in a corrupt file cannot make a read allocate more than the file holds.
+    file = io.BytesIO(f.read())
+  if _load_plain(file) != _LEGACY_MAGIC:
+    raise ValueError("it is neither a zip archive nor the legacy torch format")
+  _load_plain(file)  # protocol version
+  _load_plain(file)  # system info
+  state = _TorchUnpickler(file, load_storage, rebuild).load()
+  keys = _load_plain(file)
+  if not isinstance(keys, list):
+    raise TypeError("its storage keys are not a list")
+  storages = {}
+  for key in keys:
+    numel = int(np.frombuffer(file.read(8), "<i8")[0])
+    if numel < 0:
+      raise ValueError(f"a storage has {numel} elements")
+    dtype = dtypes[key]
+    storages[key] = _storage_bytes(file.read(numel * dtype.itemsize), dtype, numel)
+  if not isinstance(state, Mapping):
+    raise TypeError("it holds something other than a state dict")
 
   def materialize(index):
+    if not (isinstance(index, int) and 0 <= index < len(pending)):
+      raise ValueError("a state dict entry is not a tensor")
     key, offset, size, stride = pending[index]
-    storage = storages[key]
-    return np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
-                                           strides=tuple(s * storage.itemsize for s in stride)).copy()
+    return _strided_copy(storages[key], offset, size, stride)
 
   return {name: materialize(index) for name, index in state.items()}
 
@@ -396,16 +485,34 @@ def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
   """Reads the FID Inception state dict from `path` (.pth or .npz), default `$JAXGAN_INCEPTION_WEIGHTS`.
 
+  Nothing in the file is run: a .pth is unpickled with an allow-list of the few torch names a state dict uses, and an
+  .npz is read without pickles.
+
+  Args:
+    path: the weights file; None reads `$JAXGAN_INCEPTION_WEIGHTS`.
+
+  Returns:
+    {torch key: array}.
+
   Raises:
     FileNotFoundError: naming the file and where to get it, when it is missing.
+    ValueError: naming the file and what to pass instead, when it is a directory, empty, truncated or corrupt, or
+      holds disallowed content.
   """
   path = os.fspath(path) if path is not None else os.environ.get(WEIGHTS_ENV)
   if not path or not os.path.exists(path):
     raise FileNotFoundError(_missing_weights_message(path))
-  if path.endswith(".npz"):
-    with np.load(path) as archive:
+  if not path.endswith(".npz"):
+    return read_torch_state_dict(path)
+  if os.path.isdir(path):
+    raise ValueError(f"{path} is a directory, not a weights file; {_WHAT_TO_PASS}.")
+  try:
+    with np.load(path, allow_pickle=False) as archive:
       return {name: archive[name] for name in archive.files}
-  return read_torch_state_dict(path)
+  except (ValueError, EOFError, KeyError, AttributeError, NotImplementedError, zipfile.BadZipFile, zlib.error,
+          OSError) as error:
+    raise ValueError(f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not an .npz "
+                     f"archive ({type(error).__name__}: {error}); {_WHAT_TO_PASS}.") from None
 
 
 def convert_to_npz(pth_path: str | os.PathLike, npz_path: str | os.PathLike) -> None:

@@ -153,6 +153,11 @@ class Session:
       self._publish(render=False)
     finally:
       self._stopped.set()
+      # The run's state and program go now, not when the server next prunes its sessions: an ended tab holds no
+      # device memory.
+      self._engine = None
+      while not self._commands.empty():
+        self._commands.get_nowait()
       with self._lock:
         self._lock.notify_all()
 
