@@ -9,6 +9,7 @@ from scipy import linalg
 
 from jaxgan.metrics import (feature_statistics, fid_from_features, frechet_distance, kernel_mmd, kid_from_features,
                             median_heuristic_bandwidth)
+from jaxgan.metrics.distances import squared_distances
 
 
 def _reference_frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -98,6 +99,29 @@ def test_fid_with_fewer_samples_than_dims_warns_and_stays_finite_and_exact():
   np.testing.assert_allclose(value, expected, rtol=1e-8)
 
 
+def _whitened(num_samples, dim, rng):
+  """[num_samples, dim] samples with mean exactly 0 and sample covariance exactly the identity."""
+  z = rng.standard_normal((num_samples, dim))
+  z -= z.mean(0)
+  cholesky = linalg.cholesky(z.T @ z / (num_samples - 1), lower=True)
+  return linalg.solve_triangular(cholesky, z.T, lower=True).T
+
+
+def test_fid_keeps_small_genuine_eigenvalues():
+  # Sample covariances with eigenvalues i^-3 and 1.2 i^-3 (i = 1..256) in one random basis, means 1e-3 apart: the
+  # closed form is ||mu1 - mu2||^2 + sum_i (sqrt(l1_i) - sqrt(l2_i))^2. The product sigma1 sigma2 has eigenvalues down
+  # to 1e-14 of its largest; cutting them at dim * eps * max overstated this distance by about 10%.
+  dim, num = 256, 1200
+  rng = np.random.default_rng(0)
+  basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+  l1 = np.arange(1, dim + 1) ** -3.0
+  l2 = 1.2 * l1
+  f1 = _whitened(num, dim, rng) @ (basis * np.sqrt(l1)).T
+  f2 = _whitened(num, dim, rng) @ (basis * np.sqrt(l2)).T + 1e-3
+  expected = dim * 1e-6 + np.sum((np.sqrt(l1) - np.sqrt(l2)) ** 2)
+  np.testing.assert_allclose(fid_from_features(f1, f2), expected, rtol=1e-9)
+
+
 def test_fid_with_enough_samples_does_not_warn():
   with warnings.catch_warnings():
     warnings.simplefilter("error")
@@ -179,6 +203,19 @@ def test_kernel_mmd_gaussian_matches_direct_loop():
   biased = (np.mean([[gaussian(a, b) for b in x] for a in x]) + np.mean([[gaussian(a, b) for b in y] for a in y])
             - 2 * np.mean([[gaussian(a, b) for b in y] for a in x]))
   np.testing.assert_allclose(kernel_mmd(x, y, bandwidth=bandwidth, unbiased=False), biased, rtol=1e-10)
+
+
+def test_kernel_mmd_recipe_for_xu_et_al():
+  # Xu et al.'s code, restated: exp(-d^2 / (scale * 2 sigma^2)) with sigma = 1 and scale the mean squared distance
+  # between real samples (self-pairs included), and the square root of the biased estimate.
+  x = _correlated_features(11, 3, seed=21)
+  y = _correlated_features(9, 3, seed=22, shift=0.4)
+  sq = lambda a, b: np.array([[np.sum((u - v)**2) for v in b] for u in a])
+  scale = sq(x, x).mean()
+  expected = np.sqrt(sum(np.exp(-sq(a, b) / (scale * 2)).mean() * w for a, b, w in ((x, x, 1), (y, y, 1), (x, y, -2))))
+  # The docstring's recipe.
+  bandwidth = np.sqrt(np.mean(squared_distances(x, x)))
+  np.testing.assert_allclose(kernel_mmd(x, y, unbiased=False, bandwidth=bandwidth) ** 0.5, expected, rtol=1e-10)
 
 
 def test_kernel_mmd_laplacian_and_polynomial_match_direct_loop():
