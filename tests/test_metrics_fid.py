@@ -158,7 +158,8 @@ def test_kid_matches_direct_loop_on_whole_sets():
   f1 = _correlated_features(24, 5, seed=9)
   f2 = _correlated_features(20, 5, seed=10, shift=0.4)
   # With subset_size equal to both set sizes every subset is a permutation of the whole set.
-  mean, std = kid_from_features(f1[:20], f2, num_subsets=3, subset_size=20)
+  with pytest.warns(UserWarning, match="std over subsets is meaningless"):
+    mean, std = kid_from_features(f1[:20], f2, num_subsets=3, subset_size=20)
   chex.assert_trees_all_close((mean, std), (_loop_unbiased_mmd2(f1[:20], f2), 0.0), atol=1e-12)
   # Smaller subsets: the same draws as torch-fidelity (RandomState(seed), first set then second).
   rng = np.random.RandomState(7)
@@ -167,8 +168,9 @@ def test_kid_matches_direct_loop_on_whole_sets():
     x = f1[rng.choice(24, 20, replace=False)]
     y = f2[rng.choice(20, 20, replace=False)]
     expected.append(_loop_unbiased_mmd2(x, y))
-  chex.assert_trees_all_close(kid_from_features(f1, f2, num_subsets=4, subset_size=20, seed=7),
-                              (np.mean(expected), np.std(expected)), rtol=1e-10)
+  with pytest.warns(UserWarning, match="clamped to 20"):  # f2 is whole in every subset
+    kid = kid_from_features(f1, f2, num_subsets=4, subset_size=20, seed=7)
+  chex.assert_trees_all_close(kid, (np.mean(expected), np.std(expected)), rtol=1e-10)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_shifted():
@@ -180,10 +182,22 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_shifted():
   assert shifted > 0.1
 
 
+def test_kid_warns_and_clamps_a_subset_size_of_the_whole_set():
+  f1 = _correlated_features(12, 3, seed=23)
+  f2 = _correlated_features(10, 3, seed=24, shift=0.2)
+  with pytest.warns(UserWarning, match=r"subset_size=50 clamped to 10.*meaningless"):
+    clamped = kid_from_features(f1, f2, num_subsets=3, subset_size=50)
+  with pytest.warns(UserWarning, match="subset_size=10 clamped to 10"):
+    whole = kid_from_features(f1, f2, num_subsets=3, subset_size=10)
+  chex.assert_trees_all_close(clamped, whole, rtol=1e-12)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    kid_from_features(f1, f2, num_subsets=3, subset_size=9)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(subset_size=11), "subset_size <= 10"),
         (dict(subset_size=1), ">= 2"),
         (dict(num_subsets=0, subset_size=5), "num_subsets"),
     ],

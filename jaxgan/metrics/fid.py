@@ -234,14 +234,15 @@ def kid_from_features(f1, f2, num_subsets: int = 100, subset_size: int = 1000, s
     f1: [n1, dim] features of one set (e.g. real images).
     f2: [n2, dim] features of the other set (e.g. generated images).
     num_subsets: number of random subsets (Binkowski et al. and torch-fidelity use 100).
-    subset_size: rows drawn from each set per subset, in [2, min(n1, n2)].
+    subset_size: rows drawn from each set per subset, >= 2; below min(n1, n2) for a meaningful std. Larger values
+      are clamped to min(n1, n2) with a `UserWarning`, as is min(n1, n2) itself.
     seed: seed of the subset draws.
 
   Returns:
     (mean, std) of MMD^2 over the subsets, as Python floats. Often reported multiplied by 1000.
 
   Raises:
-    ValueError: on malformed features, mismatched dims, or a subset size or count out of range.
+    ValueError: on malformed features, mismatched dims, a subset size below 2 or a subset count below 1.
   """
   f1 = as_features(f1, "f1")
   f2 = as_features(f2, "f2")
@@ -251,11 +252,14 @@ def kid_from_features(f1, f2, num_subsets: int = 100, subset_size: int = 1000, s
   smallest = min(f1.shape[0], f2.shape[0])
   if isinstance(subset_size, bool) or not isinstance(subset_size, (int, np.integer)) or subset_size < 2:
     raise ValueError(f"subset_size must be an integer >= 2 (the unbiased estimate needs pairs); got {subset_size!r}.")
-  if subset_size > smallest:
-    raise ValueError(
-        f"subset_size={subset_size} exceeds the smaller set ({f1.shape[0]} and {f2.shape[0]} samples); pass "
-        f"subset_size <= {smallest} or more samples. The mean is unbiased at any subset size; the std grows as it "
-        "shrinks.")
+  if subset_size >= smallest:
+    # Every subset of the smaller set is then that whole set: the subsets barely differ and their std says nothing.
+    warnings.warn(
+        f"kid_from_features: subset_size={subset_size} clamped to {smallest}, the size of the smaller set "
+        f"({f1.shape[0]} and {f2.shape[0]} samples), so the std over subsets is meaningless (0 when both sets have "
+        f"{smallest}); pass subset_size < {smallest}, e.g. {max(smallest // 2, 2)}, or more samples.", UserWarning,
+        stacklevel=2)
+    subset_size = smallest
   rng = np.random.RandomState(seed)
   mmds = np.empty(num_subsets)
   for i in range(num_subsets):
