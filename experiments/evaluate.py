@@ -13,15 +13,17 @@ PNG/JPEG); the real set's statistics are cached beside it (`<real>.<features>_st
 `jaxgan.evaluation`.
 """
 
-import json
+import os
+import sys
 
 from absl import app, flags
 from absl import logging as absl_logging
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory to evaluate (config.json, checkpoints/).")
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "Samples to generate (default: config.eval_samples for "
-                                    "toy data, 10,000 for images).")
-_NUM_REAL = flags.DEFINE_integer("num_real", None, "Real test images to compare with (default: all).")
+                                    "toy data, 10,000 for images).", lower_bound=1)
+_NUM_REAL = flags.DEFINE_integer("num_real", None, "Real test images to compare with (default: all).",
+                                 lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the generated samples.")
 _METRICS = flags.DEFINE_list("metrics", None, "Metrics to compute (default: all that fit the data).")
 _SAVE_SAMPLES = flags.DEFINE_string("save_samples", None, "Also write the generated samples to this .npz.")
@@ -54,19 +56,24 @@ def main(argv):
   from jaxgan import evaluation  # after flag parsing, so --help stays fast
 
   progress = not _NO_PROGRESS.value
-  if two_sets:
-    results = evaluation.evaluate_image_sets(_REAL.value, _FAKE.value, _FEATURES.value, _METRICS.value,
-                                             cache=not _NO_CACHE.value, inception_weights=_INCEPTION_WEIGHTS.value,
-                                             progress=progress)
-    if _OUTPUT.value:
-      with open(_OUTPUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-  else:
-    results = evaluation.evaluate_run(
-        _WORKDIR.value, _NUM_SAMPLES.value, _METRICS.value, seed=_SEED.value, num_real=_NUM_REAL.value,
-        inception_weights=_INCEPTION_WEIGHTS.value, progress=progress, save_samples=_SAVE_SAMPLES.value,
-        data_overrides={"manual_dir": _MANUAL_DIR.value, "data_dir": _DATA_DIR.value})
-    print(f"Wrote {_WORKDIR.value}/eval.json:")
+  try:
+    if two_sets:
+      results = evaluation.evaluate_image_sets(_REAL.value, _FAKE.value, _FEATURES.value, _METRICS.value,
+                                               cache=not _NO_CACHE.value, inception_weights=_INCEPTION_WEIGHTS.value,
+                                               progress=progress)
+      output = _OUTPUT.value
+    else:
+      results = evaluation.evaluate_run(
+          _WORKDIR.value, _NUM_SAMPLES.value, _METRICS.value, seed=_SEED.value, num_real=_NUM_REAL.value,
+          inception_weights=_INCEPTION_WEIGHTS.value, progress=progress, save_samples=_SAVE_SAMPLES.value,
+          data_overrides={"manual_dir": _MANUAL_DIR.value, "data_dir": _DATA_DIR.value}, write=False)
+      output = os.path.join(_WORKDIR.value, "eval.json")
+  except (ValueError, OSError) as error:  # bad input: one line, no traceback
+    sys.exit(f"evaluate: {error}")
+  # The metrics are printed even when the results file cannot be written (a read-only workdir): write_results
+  # warns where.
+  if output and evaluation.write_results(output, results):
+    print(f"Wrote {output}:")
   _print(results)
 
 

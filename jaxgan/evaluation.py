@@ -18,6 +18,7 @@ does, so evaluating many generators against the same real set extracts its featu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -72,19 +73,41 @@ class Features(NamedTuple):
   count: int
 
 
-Extractor = Callable[[np.ndarray, bool, str], tuple[np.ndarray, np.ndarray]]
+def weights_digest(variables: Any) -> str:
+  """SHA-256 of a parameter pytree: its leaves' paths, dtypes, shapes and bytes, in flattening order."""
+  digest = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]:
+    leaf = np.ascontiguousarray(jax.device_get(leaf))
+    digest.update(f"{jax.tree_util.keystr(path)}:{leaf.dtype.str}:{leaf.shape};".encode())
+    digest.update(leaf.tobytes())
+  return digest.hexdigest()
+
+
+class Extractor(NamedTuple):
+  """A feature extractor: `extractor(images [N, H, W, C] in [-1, 1], progress, desc) -> (probs, features)`.
+
+  Attributes:
+    extract: the function.
+    weights_digest: `weights_digest` of the network's variables, which keys the real-statistics cache.
+  """
+
+  extract: Callable[[np.ndarray, bool, str], tuple[np.ndarray, np.ndarray]]
+  weights_digest: str
+
+  def __call__(self, images: np.ndarray, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
+    return self.extract(images, progress, desc)
 
 
 def _classifier_extractor(dataset: str, inception_weights: str | None) -> Extractor:
   del inception_weights
   from jaxgan.metrics import classifier
 
-  classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
+  net = classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
 
   def extract(images, progress, desc):
-    return classifier.classifier_outputs(images, dataset, progress=progress, desc=desc)
+    return classifier.classifier_outputs(images, net, progress=progress, desc=desc)
 
-  return extract
+  return Extractor(extract, weights_digest(net.variables))
 
 
 def _inception_extractor(dataset: str, inception_weights: str | None) -> Extractor:
@@ -97,7 +120,7 @@ def _inception_extractor(dataset: str, inception_weights: str | None) -> Extract
     pool3, logits = inception.inception_outputs((images + 1.0) / 2.0, net, progress=progress, desc=desc)
     return special.softmax(logits.astype(np.float64), axis=-1), pool3
 
-  return extract
+  return Extractor(extract, weights_digest(net.variables))
 
 
 # Feature-extractor name -> factory(name, inception_weights) -> extract(images [-1, 1], progress, desc).
@@ -317,10 +340,33 @@ def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) ->
   return to_unit_range(images[:num_real] if num_real else images)
 
 
+def write_results(path: str | os.PathLike, results: dict[str, Any]) -> bool:
+  """Writes `results` as JSON to `path`; on failure (read-only folder, full disk) logs one warning and returns False.
+
+  A temporary file renamed into place, so a failed write leaves any earlier file whole.
+  """
+  path = Path(path)
+  temporary = path.with_name(f".{path.name}.tmp")
+  try:
+    temporary.write_text(json.dumps(results, indent=2))
+    os.replace(temporary, path)
+  except OSError as error:
+    with contextlib.suppress(OSError):
+      temporary.unlink(missing_ok=True)
+    log.warning("Could not write %s (%s); the results were not saved.", path, error.strerror or error)
+    return False
+  return True
+
+
+def _check_count(value: int | None, name: str) -> None:
+  if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+    raise ValueError(f"{name} must be a positive integer (or None for the default); got {value!r}.")
+
+
 def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, metrics: Sequence[str] | None = None,
                  seed: int = 0, num_real: int | None = None, inception_weights: str | None = None,
                  data_overrides: dict[str, Any] | None = None, progress: bool = True,
-                 save_samples: str | None = None) -> dict[str, Any]:
+                 save_samples: str | None = None, write: bool = True) -> dict[str, Any]:
   """Evaluates the newest checkpoint of a run and writes `workdir/eval.json`.
 
   Args:
@@ -334,10 +380,17 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     data_overrides: fields replacing the run's `config.data` (e.g. `manual_dir`, `data_dir` on another machine).
     progress: show progress bars.
     save_samples: also write the generated samples (and labels) to this .npz, for `evaluate_image_sets`.
+    write: write `workdir/eval.json` (`write_results`: a workdir that cannot be written gets a warning, not an
+      error, so the metrics are still returned).
 
   Returns:
     The results written to eval.json: the metrics, the step, the number of samples, the features and timings.
+
+  Raises:
+    ValueError: for a `num_samples` or `num_real` below 1.
   """
+  _check_count(num_samples, "num_samples")
+  _check_count(num_real, "num_real")
   start = time.perf_counter()
   workdir = Path(workdir)
   config, gan, state, step = load_run(workdir)
@@ -365,7 +418,8 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     results["num_real"] = real.count
   results.update({"step": step, "num_samples": num, "features": features_name, "seed": seed,
                   "eval_seconds": round(time.perf_counter() - start, 2)})
-  (workdir / "eval.json").write_text(json.dumps(results, indent=2))
+  if write:
+    write_results(workdir / "eval.json", results)
   return results
 
 
@@ -375,11 +429,13 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
 def load_image_set(path: str | os.PathLike) -> np.ndarray:
   """Images [N, H, W, C] float32 in [-1, 1] from an .npz or a folder of PNG/JPEG files.
 
-  An .npz holds `images` (or `samples`, or a single array): uint8 in [0, 255], or floats; float arrays with negative
-  values are taken as [-1, 1] (generator outputs), others as [0, 1].
+  An .npz holds `images` (or `samples`, or a single array): integers in [0, 255], or floats in [0, 1] or [-1, 1]
+  (told apart by their range: with negative values [-1, 1], generator outputs; see
+  `jaxgan.data.images.as_unit_range_images`). Folders are decoded as the training data is.
 
   Raises:
-    FileNotFoundError: when `path` does not exist. ValueError: for arrays that are not images.
+    FileNotFoundError: when `path` does not exist. ValueError: for arrays that are not images, or values out of
+      range.
   """
   path = os.fspath(path)
   if not os.path.exists(path):
@@ -398,12 +454,9 @@ def load_image_set(path: str | os.PathLike) -> np.ndarray:
     images = images[..., None]
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"{path}: expected images [N, H, W, C] with C in (1, 3); got shape {images.shape}.")
-  if images.dtype == np.uint8:
-    return images.astype(np.float32) / 127.5 - 1.0
-  images = images.astype(np.float32)
-  if images.min() < -1.001 or images.max() > 1.001:
-    raise ValueError(f"{path}: float images must lie in [-1, 1] or [0, 1]; got [{images.min()}, {images.max()}].")
-  return images if images.min() < 0 else 2.0 * images - 1.0
+  from jaxgan.data.images import as_unit_range_images
+
+  return as_unit_range_images(images, path)
 
 
 def _fingerprint(path: str) -> str:
@@ -432,15 +485,19 @@ def real_features(path: str | os.PathLike, features: str, extractor: Extractor, 
   """Features of the real image set at `path`, read from or written to its statistics cache.
 
   The cache holds the mean and covariance of the features, the mean class probabilities and, when they take at most
-  64 MB, the features; it is rebuilt when the files change. Without cached features and with `need_features`
-  (KID, precision/recall), the features are extracted again.
+  64 MB, the features; it is rebuilt when the files change or the extractor's weights do (`weights_digest`).
+  Without cached features and with `need_features` (KID, precision/recall), the features are extracted again.
   """
   path = os.fspath(path)
   cache_path = stats_cache_path(path, features)
   fingerprint = _fingerprint(path)
+  digest = extractor.weights_digest
   if cache and os.path.exists(cache_path):
     with np.load(cache_path) as cached:
-      if str(cached["fingerprint"]) == fingerprint and (not need_features or "features" in cached.files):
+      same_weights = "weights_digest" in cached.files and str(cached["weights_digest"]) == digest
+      if not same_weights:
+        log.info("Rebuilding %s: it was computed with other %s weights.", cache_path, features)
+      elif str(cached["fingerprint"]) == fingerprint and (not need_features or "features" in cached.files):
         log.info("Real statistics from %s.", cache_path)
         return Features(cached["marginal"], cached["features"] if "features" in cached.files else None,
                         cached["mu"], cached["sigma"], int(cached["count"]))
@@ -449,7 +506,7 @@ def real_features(path: str | os.PathLike, features: str, extractor: Extractor, 
     extra = {"features": real.features} if real.features.size * 4 <= _MAX_CACHED_FEATURE_BYTES else {}
     try:
       np.savez(cache_path, mu=real.mu, sigma=real.sigma, marginal=real.probs.astype(np.float64).mean(axis=0),
-               count=real.count, fingerprint=fingerprint, extractor=features, **extra)
+               count=real.count, fingerprint=fingerprint, extractor=features, weights_digest=digest, **extra)
     except OSError as error:  # a read-only data folder must not stop the evaluation
       log.warning("Cannot write the statistics cache %s (%s).", cache_path, error)
   return real

@@ -114,3 +114,82 @@ def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path):
   images_lib._load_cached.cache_clear()
   assert loaded.shape == (3, 64, 64, 3) and loaded.dtype == np.uint8 and labels.shape == (3,)
   assert np.all(loaded[:, :, :32] == 50) and np.all(loaded[:, :, 32:] == 150)
+
+
+def _float_config(path, channels=1):
+  return ml_collections.ConfigDict({"n_critic": 1, "batch_size": 50, "data": {
+      "name": "floats", "source": f"npz:{path}", "image_shape": (8, 8, channels)}})
+
+
+@pytest.mark.parametrize("lo", [0.0, -1.0])
+def test_float_npz_keeps_its_values(tmp_path, caplog, lo):
+  # Floats in [0, 1] or [-1, 1] are told apart by their range; batches hold the same pictures in [-1, 1].
+  source = np.random.default_rng(1).uniform(lo, 1.0, (50, 8, 8, 1)).astype(np.float32)
+  np.savez(tmp_path / "floats.npz", images=source)
+  with caplog.at_level("INFO", logger="jaxgan.data.images"):
+    batch = np.asarray(make_image_batch_fn(_float_config(tmp_path / "floats.npz"), jax.random.key(0))(0))[0]
+  assert f"float images in [{lo:g}, 1]" in caplog.text
+  in_unit_range = source if lo < 0 else 2.0 * source - 1.0
+  # Stored as uint8: every value within half a level (1/255 in [-1, 1]) of the source's.
+  seed = int(jax.random.randint(jax.random.key(0), (), 0, 2**31 - 1))
+  expected = in_unit_range[batch_indices(seed, 50, 0, 50)]
+  chex.assert_trees_all_close(batch, expected, atol=1 / 255 + 1e-6)
+  assert len(np.unique(batch)) > 200
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.full((4, 8, 8, 1), 2.0, np.float32), r"span \[2, 2\]; floats must lie in \[0, 1\] or \[-1, 1\]"),
+        (np.full((4, 8, 8, 1), np.nan, np.float32), "NaN or inf"),
+        (np.full((4, 8, 8, 1), 1000, np.int32), r"integer images span \[1000, 1000\], outside \[0, 255\]"),
+        (np.full((4, 8, 8, 1), -3.0), r"span \[-3, -3\]"),
+    ],
+)
+def test_npz_values_out_of_range_are_refused(tmp_path, images, match):
+  np.savez(tmp_path / "bad.npz", images=images)
+  with pytest.raises(ValueError, match=rf"bad\.npz: .*{match}"):
+    load_images(ml_collections.ConfigDict({"name": "bad", "source": f"npz:{tmp_path / 'bad.npz'}"}))
+
+
+def png_folder(tmp_path):
+  """PNGs of the modes PIL reads without converting: palette, 16-bit and 1-bit, with their expected values."""
+  from PIL import Image
+
+  rng = np.random.default_rng(2)
+  colour, grey = tmp_path / "colour", tmp_path / "grey"
+  colour.mkdir()
+  grey.mkdir()
+  palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+  index = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+  image = Image.fromarray(index, mode="L").convert("P")
+  image.putpalette(palette.ravel().tolist())
+  image.save(colour / "palette.png")
+  wide = rng.integers(0, 65536, (8, 8)).astype(np.uint16)
+  Image.fromarray(wide).save(grey / "sixteen.png")  # mode I;16
+  bits = rng.random((8, 8)) > 0.3
+  Image.fromarray(bits).save(grey / "one_bit.png")  # mode 1
+  return {"palette": palette[index], "sixteen": wide / 65535 * 255, "one_bit": bits * 255.0}
+
+
+def test_png_modes_are_converted_to_the_dataset_channels(tmp_path):
+  expected = png_folder(tmp_path)
+  colour, _ = load_images(ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path / 'colour'}"}),
+                          (8, 8, 3))
+  grey, _ = load_images(ml_collections.ConfigDict({"name": "g", "source": f"folder:{tmp_path / 'grey'}"}),
+                        (8, 8, 1))
+  # Files load in sorted order: one_bit.png, sixteen.png.
+  for name, loaded in (("palette", colour[0]), ("one_bit", grey[0]), ("sixteen", grey[1])):
+    source = expected[name].reshape(loaded.shape)
+    assert abs(loaded.mean() - source.mean()) <= 1.0, name
+    chex.assert_trees_all_close(loaded.astype(np.float64), source, atol=0.5 + 1e-9)
+
+
+def test_corrupt_png_is_named(tmp_path):
+  from PIL import Image
+
+  Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "good.png")
+  encoded = (tmp_path / "good.png").read_bytes()
+  (tmp_path / "broken.png").write_bytes(encoded[:len(encoded) // 2])
+  with pytest.raises(ValueError, match=r"broken\.png is not a readable image \(.*\); replace or remove it"):
+    load_images(ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path}"}))

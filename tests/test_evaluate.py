@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -139,3 +140,99 @@ def test_two_set_cli_and_cache_invalidation(tmp_path):
   usage = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--real={tmp_path / 'real.npz'}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert usage.returncode != 0 and "--fake" in usage.stderr
+
+
+def test_num_samples_must_be_positive(tmp_path):
+  for kwargs in ({"num_samples": 0}, {"num_samples": -3}, {"num_real": 0}):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must be a positive integer"):
+      evaluation.evaluate_run(tmp_path, progress=False, **kwargs)
+  done = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--workdir={tmp_path}", "--num_samples=0"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+  assert done.returncode != 0 and "--num_samples=0: 0 is not a positive integer" in done.stderr
+  assert "Traceback" not in done.stderr
+
+
+def test_results_that_cannot_be_written_warn_and_keep_the_old_file(tmp_path, monkeypatch, caplog):
+  # chmod cannot make a folder read-only for root, so the write itself is made to fail.
+  path = tmp_path / "eval.json"
+  path.write_text('{"fid": 1.0}')
+
+  def refuse(self, *args, **kwargs):
+    raise PermissionError(13, "Permission denied", str(self))
+
+  monkeypatch.setattr(evaluation.Path, "write_text", refuse)
+  assert not evaluation.write_results(path, {"fid": 2.0})
+  assert f"Could not write {path} (Permission denied)" in caplog.text
+  assert json.loads(path.read_text()) == {"fid": 1.0} and sorted(os.listdir(tmp_path)) == ["eval.json"]
+
+
+def test_cli_prints_the_metrics_of_a_run_whose_workdir_cannot_be_written(tmp_path, monkeypatch, capsys, caplog):
+  # In-process, with the evaluation itself stubbed: what is under test is the CLI's handling of the results.
+  from absl import flags
+  from absl import logging as absl_logging
+
+  from experiments import evaluate as evaluate_cli
+
+  def fake_evaluate_run(workdir, *args, write=True, **kwargs):
+    del args, kwargs
+    assert not write  # the CLI writes (and reports) the results itself
+    return {"wasserstein": 0.25, "step": 6}
+
+  monkeypatch.setattr(evaluation, "evaluate_run", fake_evaluate_run)
+  (tmp_path / "eval.json").mkdir()  # unwritable as a file, for root too
+  verbosity = absl_logging.get_verbosity()
+  flags.FLAGS(["evaluate", f"--workdir={tmp_path}", "--no_progress"])
+  try:
+    evaluate_cli.main(["evaluate"])  # returns, so the exit status is 0
+  finally:
+    flags.FLAGS.unparse_flags()
+    absl_logging.set_verbosity(verbosity)
+  out = capsys.readouterr().out
+  assert "wasserstein=0.25, step=6" in out and "Wrote" not in out
+  assert f"Could not write {tmp_path / 'eval.json'} (Is a directory)" in caplog.text
+
+
+class _CountingExtractor:
+  """A pixel-mean 'network' whose weights are `scale`, counting the images it sees."""
+
+  def __init__(self, scale):
+    self.scale, self.calls = scale, 0
+
+  def __call__(self, images, progress, desc):
+    del progress, desc
+    self.calls += 1
+    features = self.scale * images.reshape(len(images), -1)[:, :4].astype(np.float64)
+    return np.full((len(images), 10), 0.1), features
+
+
+def _extractor(scale):
+  counting = _CountingExtractor(scale)
+  return evaluation.Extractor(counting, evaluation.weights_digest({"scale": np.float32(scale)})), counting
+
+
+def test_real_statistics_cache_is_keyed_by_the_extractor_weights(tmp_path):
+  _write_sets(tmp_path, num=20)
+  real = tmp_path / "real.npz"
+  first, counting = _extractor(1.0)
+  evaluation.real_features(real, "mnist", first, need_features=False)
+  same, counting_same = _extractor(1.0)
+  cached = evaluation.real_features(real, "mnist", same, need_features=False)
+  assert counting.calls == 1 and counting_same.calls == 0
+  other, counting_other = _extractor(2.0)
+  rebuilt = evaluation.real_features(real, "mnist", other, need_features=False)
+  assert counting_other.calls == 1
+  chex.assert_trees_all_close(rebuilt.mu, 2.0 * cached.mu, rtol=1e-6)
+  # The shipped classifier's extractor is keyed by its variables.
+  from jaxgan.metrics import classifier
+
+  assert evaluation.get_extractor("mnist").weights_digest == evaluation.weights_digest(
+      classifier.load_classifier("mnist").variables)
+
+
+def test_folder_of_16_bit_pngs_is_read_like_the_training_data(tmp_path):
+  from PIL import Image
+
+  wide = np.random.default_rng(3).integers(0, 65536, (2, 8, 8)).astype(np.uint16)
+  for i, image in enumerate(wide):
+    Image.fromarray(image).save(tmp_path / f"{i}.png")
+  chex.assert_trees_all_close(evaluation.load_image_set(tmp_path)[..., 0], wide / 32767.5 - 1.0, atol=1 / 255 + 1e-6)

@@ -9,6 +9,7 @@ from scipy import linalg
 
 from jaxgan.metrics import (feature_statistics, fid_from_features, frechet_distance, kernel_mmd, kid_from_features,
                             median_heuristic_bandwidth)
+from jaxgan.metrics.distances import squared_distances
 
 
 def _reference_frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -98,6 +99,29 @@ def test_fid_with_fewer_samples_than_dims_warns_and_stays_finite_and_exact():
   np.testing.assert_allclose(value, expected, rtol=1e-8)
 
 
+def _whitened(num_samples, dim, rng):
+  """[num_samples, dim] samples with mean exactly 0 and sample covariance exactly the identity."""
+  z = rng.standard_normal((num_samples, dim))
+  z -= z.mean(0)
+  cholesky = linalg.cholesky(z.T @ z / (num_samples - 1), lower=True)
+  return linalg.solve_triangular(cholesky, z.T, lower=True).T
+
+
+def test_fid_keeps_small_genuine_eigenvalues():
+  # Sample covariances with eigenvalues i^-3 and 1.2 i^-3 (i = 1..256) in one random basis, means 1e-3 apart: the
+  # closed form is ||mu1 - mu2||^2 + sum_i (sqrt(l1_i) - sqrt(l2_i))^2. The product sigma1 sigma2 has eigenvalues down
+  # to 1e-14 of its largest; cutting them at dim * eps * max overstated this distance by about 10%.
+  dim, num = 256, 1200
+  rng = np.random.default_rng(0)
+  basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+  l1 = np.arange(1, dim + 1) ** -3.0
+  l2 = 1.2 * l1
+  f1 = _whitened(num, dim, rng) @ (basis * np.sqrt(l1)).T
+  f2 = _whitened(num, dim, rng) @ (basis * np.sqrt(l2)).T + 1e-3
+  expected = dim * 1e-6 + np.sum((np.sqrt(l1) - np.sqrt(l2)) ** 2)
+  np.testing.assert_allclose(fid_from_features(f1, f2), expected, rtol=1e-9)
+
+
 def test_fid_with_enough_samples_does_not_warn():
   with warnings.catch_warnings():
     warnings.simplefilter("error")
@@ -134,7 +158,8 @@ def test_kid_matches_direct_loop_on_whole_sets():
   f1 = _correlated_features(24, 5, seed=9)
   f2 = _correlated_features(20, 5, seed=10, shift=0.4)
   # With subset_size equal to both set sizes every subset is a permutation of the whole set.
-  mean, std = kid_from_features(f1[:20], f2, num_subsets=3, subset_size=20)
+  with pytest.warns(UserWarning, match="std over subsets is meaningless"):
+    mean, std = kid_from_features(f1[:20], f2, num_subsets=3, subset_size=20)
   chex.assert_trees_all_close((mean, std), (_loop_unbiased_mmd2(f1[:20], f2), 0.0), atol=1e-12)
   # Smaller subsets: the same draws as torch-fidelity (RandomState(seed), first set then second).
   rng = np.random.RandomState(7)
@@ -143,8 +168,9 @@ def test_kid_matches_direct_loop_on_whole_sets():
     x = f1[rng.choice(24, 20, replace=False)]
     y = f2[rng.choice(20, 20, replace=False)]
     expected.append(_loop_unbiased_mmd2(x, y))
-  chex.assert_trees_all_close(kid_from_features(f1, f2, num_subsets=4, subset_size=20, seed=7),
-                              (np.mean(expected), np.std(expected)), rtol=1e-10)
+  with pytest.warns(UserWarning, match="clamped to 20"):  # f2 is whole in every subset
+    kid = kid_from_features(f1, f2, num_subsets=4, subset_size=20, seed=7)
+  chex.assert_trees_all_close(kid, (np.mean(expected), np.std(expected)), rtol=1e-10)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_shifted():
@@ -156,10 +182,22 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_shifted():
   assert shifted > 0.1
 
 
+def test_kid_warns_and_clamps_a_subset_size_of_the_whole_set():
+  f1 = _correlated_features(12, 3, seed=23)
+  f2 = _correlated_features(10, 3, seed=24, shift=0.2)
+  with pytest.warns(UserWarning, match=r"subset_size=50 clamped to 10.*meaningless"):
+    clamped = kid_from_features(f1, f2, num_subsets=3, subset_size=50)
+  with pytest.warns(UserWarning, match="subset_size=10 clamped to 10"):
+    whole = kid_from_features(f1, f2, num_subsets=3, subset_size=10)
+  chex.assert_trees_all_close(clamped, whole, rtol=1e-12)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    kid_from_features(f1, f2, num_subsets=3, subset_size=9)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(subset_size=11), "subset_size <= 10"),
         (dict(subset_size=1), ">= 2"),
         (dict(num_subsets=0, subset_size=5), "num_subsets"),
     ],
@@ -179,6 +217,19 @@ def test_kernel_mmd_gaussian_matches_direct_loop():
   biased = (np.mean([[gaussian(a, b) for b in x] for a in x]) + np.mean([[gaussian(a, b) for b in y] for a in y])
             - 2 * np.mean([[gaussian(a, b) for b in y] for a in x]))
   np.testing.assert_allclose(kernel_mmd(x, y, bandwidth=bandwidth, unbiased=False), biased, rtol=1e-10)
+
+
+def test_kernel_mmd_recipe_for_xu_et_al():
+  # Xu et al.'s code, restated: exp(-d^2 / (scale * 2 sigma^2)) with sigma = 1 and scale the mean squared distance
+  # between real samples (self-pairs included), and the square root of the biased estimate.
+  x = _correlated_features(11, 3, seed=21)
+  y = _correlated_features(9, 3, seed=22, shift=0.4)
+  sq = lambda a, b: np.array([[np.sum((u - v)**2) for v in b] for u in a])
+  scale = sq(x, x).mean()
+  expected = np.sqrt(sum(np.exp(-sq(a, b) / (scale * 2)).mean() * w for a, b, w in ((x, x, 1), (y, y, 1), (x, y, -2))))
+  # The docstring's recipe.
+  bandwidth = np.sqrt(np.mean(squared_distances(x, x)))
+  np.testing.assert_allclose(kernel_mmd(x, y, unbiased=False, bandwidth=bandwidth) ** 0.5, expected, rtol=1e-10)
 
 
 def test_kernel_mmd_laplacian_and_polynomial_match_direct_loop():

@@ -4,9 +4,11 @@ Sources (`config.data.source`):
   * `tfds` (default): `tensorflow_datasets.load(config.data.name)`. Offline, point `config.data.manual_dir` at a folder
     with the dataset's original files; tfds verifies their checksums and prepares the dataset into
     `config.data.data_dir`.
-  * `npz:PATH`: an .npz with `images` uint8 [N, H, W, C] (and optional `labels` [N]), or the JPEG-packed layout
-    (`jpeg`, `offsets`, `labels`, `is_test`) of a CIFAR-10 copy.
-  * `folder:PATH`: every PNG/JPEG below PATH (sorted), all of one size; labels from sub-folder names.
+  * `npz:PATH`: an .npz with `images` [N, H, W, C] (and optional `labels` [N]), or the JPEG-packed layout
+    (`jpeg`, `offsets`, `labels`, `is_test`) of a CIFAR-10 copy. `images` may be integers in [0, 255] or floats in
+    [0, 1] or [-1, 1] (told apart by their range; stored as uint8, to 1/255).
+  * `folder:PATH`: every PNG/JPEG below PATH (sorted), all of one size; labels from sub-folder names. Each file is
+    converted explicitly to greyscale or RGB (palette, 1-bit and 16-bit PNGs included), per the configured channels.
 
 Batch t of a run is a pure function of (seed, t): the stream is a sequence of epochs, each a permutation drawn from
 `numpy.random.default_rng([seed, epoch])`, so a resumed run sees exactly the batches of an uninterrupted one without
@@ -16,6 +18,8 @@ saving any iterator state. Images are scaled to [-1, 1], the range of the genera
 from __future__ import annotations
 
 import functools
+import io
+import logging
 import os
 from pathlib import Path
 from typing import Callable
@@ -24,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # The original files tfds's MNIST-style builders expect in manual_dir.
 _IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
@@ -118,13 +124,110 @@ def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | No
   return images, labels
 
 
-def _decode(encoded: bytes) -> np.ndarray:
-  import io
+# PIL modes of one channel; every other mode (RGB, RGBA, palette 'P', CMYK, ...) is read as RGB.
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+# Modes holding 16-bit values (PIL reads 16-bit greyscale PNGs as one of these): scaled to 8 bits by 255 / 65535.
+_WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+# Float images may overshoot their range by this much (rounding in whatever wrote them); they are clipped.
+_FLOAT_SLACK = 1e-3
 
-  from PIL import Image
 
-  image = np.asarray(Image.open(io.BytesIO(encoded)))
-  return image[..., None] if image.ndim == 2 else image
+def decode_image(encoded: bytes, name: str, channels: int | None = None) -> np.ndarray:
+  """Decodes one PNG/JPEG file into uint8 [H, W, channels].
+
+  The image is converted explicitly: to greyscale ('L') for one channel, to RGB for three; palette and 1-bit images
+  through their palette and levels, 16-bit greyscale by scaling 0..65535 to 0..255 (not clipping).
+
+  Args:
+    encoded: the file's bytes.
+    name: the file's name, for error messages.
+    channels: 1 or 3; None keeps the file's own kind (1 for greyscale modes, 3 otherwise).
+
+  Returns:
+    uint8 [H, W, channels].
+
+  Raises:
+    ValueError: naming the file, when it is not a readable image.
+  """
+  from PIL import Image, UnidentifiedImageError
+
+  try:
+    with Image.open(io.BytesIO(encoded)) as image:
+      image.load()
+      channels = channels or (1 if image.mode in _GREY_MODES else 3)
+      if image.mode in _WIDE_MODES:
+        grey = np.clip(np.rint(np.asarray(image, np.float64) / 257.0), 0, 255).astype(np.uint8)[..., None]
+        return np.repeat(grey, channels, axis=-1)
+      return np.asarray(image.convert("L" if channels == 1 else "RGB")).reshape(image.height, image.width, channels)
+  except (OSError, SyntaxError, ValueError, EOFError) as error:  # PIL's errors for corrupt or truncated files
+    reason = "not a PNG, JPEG or other known format" if isinstance(error, UnidentifiedImageError) else str(error)
+    raise ValueError(f"{name} is not a readable image ({reason}); replace or remove it.") from None
+
+
+def _float_range(images: np.ndarray, name: str) -> tuple[float, float]:
+  """(lo, hi) of the range float images lie in, (0, 1) or (-1, 1), detected from their values.
+
+  Raises:
+    ValueError: for NaN/inf, or values outside both ranges.
+  """
+  if not np.all(np.isfinite(images)):
+    raise ValueError(f"{name}: the float images hold NaN or inf; pass floats in [0, 1] or [-1, 1], or uint8.")
+  lo, hi = float(images.min()), float(images.max())
+  if hi <= 1 + _FLOAT_SLACK and lo >= -_FLOAT_SLACK:
+    return 0.0, 1.0
+  if hi <= 1 + _FLOAT_SLACK and lo >= -1 - _FLOAT_SLACK:
+    return -1.0, 1.0
+  raise ValueError(f"{name}: float images span [{lo:.6g}, {hi:.6g}]; floats must lie in [0, 1] or [-1, 1] (or pass "
+                   "integers in [0, 255]).")
+
+
+def _check_pixel_dtype(images: np.ndarray, name: str) -> None:
+  if images.dtype.kind not in "uif":
+    raise ValueError(f"{name}: images of dtype {images.dtype} are not supported; pass integers in [0, 255] or floats "
+                     "in [0, 1] or [-1, 1].")
+  if images.dtype.kind in "ui" and images.size and (images.min() < 0 or images.max() > 255):
+    raise ValueError(f"{name}: integer images span [{images.min()}, {images.max()}], outside [0, 255]; pass uint8 "
+                     "(scale 16-bit data by 255 / 65535) or floats in [0, 1] or [-1, 1].")
+
+
+def as_uint8_images(images: np.ndarray, name: str) -> np.ndarray:
+  """Integer images in [0, 255], or float images in [0, 1] or [-1, 1], as uint8 [...] in [0, 255].
+
+  Float arrays are told apart by their range (non-negative: [0, 1]; else [-1, 1]), logged, and rounded to the
+  nearest of 256 levels.
+
+  Args:
+    images: [N, H, W, C] (or [N, H, W]) pixel values.
+    name: where they come from, for messages.
+
+  Raises:
+    ValueError: naming `name`, the range found and what is accepted, for other dtypes or ranges, NaN or inf.
+  """
+  images = np.asarray(images)
+  _check_pixel_dtype(images, name)
+  if images.dtype.kind in "ui" or not images.size:
+    return images.astype(np.uint8)
+  lo, hi = _float_range(images, name)
+  log.info("%s: float images in [%g, %g] (values span [%.4g, %.4g]); stored as uint8.", name, lo, hi,
+           float(images.min()), float(images.max()))
+  scaled = (np.clip(images.astype(np.float64), lo, hi) - lo) * (255.0 / (hi - lo))
+  return np.rint(scaled).astype(np.uint8)
+
+
+def as_unit_range_images(images: np.ndarray, name: str) -> np.ndarray:
+  """Integer images in [0, 255], or float images in [0, 1] or [-1, 1], as float32 in [-1, 1] (floats not rounded).
+
+  Raises:
+    ValueError: as `as_uint8_images`.
+  """
+  images = np.asarray(images)
+  _check_pixel_dtype(images, name)
+  if images.dtype.kind in "ui" or not images.size:
+    return to_unit_range(images)
+  lo, hi = _float_range(images, name)
+  log.info("%s: float images in [%g, %g].", name, lo, hi)
+  images = np.clip(images.astype(np.float32), lo, hi)
+  return images if lo < 0 else 2.0 * images - 1.0
 
 
 def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +235,7 @@ def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     raise FileNotFoundError(f"config.data.source=npz:{path}: no such file.")
   with np.load(path) as archive:
     if "images" in archive:
-      images = np.asarray(archive["images"])
+      images = as_uint8_images(archive["images"], path)
       labels = np.asarray(archive["labels"]) if "labels" in archive else np.zeros(len(images), np.int32)
     elif "jpeg" in archive:
       jpeg, offsets = archive["jpeg"], archive["offsets"]
@@ -140,39 +243,43 @@ def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
       if "is_test" in archive:
         keep = archive["is_test"] if split == "test" else ~archive["is_test"]
       index = np.flatnonzero(keep)
-      images = np.stack([_decode(jpeg[offsets[i]:offsets[i + 1]].tobytes()) for i in index])
+      images = np.stack([decode_image(jpeg[offsets[i]:offsets[i + 1]].tobytes(), f"{path} (image {i})")
+                         for i in index])
       labels = np.asarray(archive["labels"])[index] if "labels" in archive else np.zeros(len(index), np.int32)
     else:
       raise ValueError(f"{path} holds neither `images` [N, H, W, C] nor the `jpeg`/`offsets` layout; "
                        f"found keys {sorted(archive.keys())}.")
   if images.ndim == 3:
     images = images[..., None]
-  return images.astype(np.uint8), labels.astype(np.int32)
+  return images, labels.astype(np.int32)
 
 
-def _load_folder(path: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_folder(path: str, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
   root = Path(path)
   files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
   if not files:
     raise FileNotFoundError(f"config.data.source=folder:{path}: no PNG or JPEG files found.")
-  images = [_decode(p.read_bytes()) for p in files]
+  images = [decode_image(p.read_bytes(), str(p), channels) for p in files]
+  if channels is None and len({im.shape[-1] for im in images}) > 1:
+    # Greyscale and colour files mixed: the set is RGB, and a grey image is grey in every channel.
+    images = [np.repeat(im, 3, axis=-1) if im.shape[-1] == 1 else im for im in images]
   shapes = {im.shape for im in images}
   if len(shapes) > 1:
     raise ValueError(f"Images in {path} differ in size ({sorted(shapes)[:3]}...); resize them to one size first.")
   classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
   labels = np.array([classes.index(p.parent.relative_to(root).as_posix()) for p in files], np.int32)
-  return np.stack(images).astype(np.uint8), labels
+  return np.stack(images), labels
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, source: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
-                 size: tuple[int, int] | None = None):
+                 size: tuple[int, int] | None = None, channels: int | None = None):
   if source == "tfds":
     return _load_tfds(name, split, data_dir, manual_dir, crop, size)
   if source.startswith("npz:"):
     return _load_npz(source[4:], split)
   if source.startswith("folder:"):
-    return _load_folder(source[7:])
+    return _load_folder(source[7:], channels)
   raise ValueError(f"Unknown config.data.source {source!r}; use 'tfds', 'npz:PATH' or 'folder:PATH'.")
 
 
@@ -195,8 +302,12 @@ def load_images(data_config: ml_collections.ConfigDict, expected_shape: tuple[in
   if source == "tfds" and (crop or data_config.get("resize")):
     # tfds images of another size (CelebA) are centre-cropped and resized to the shape the nets were built for.
     size = tuple(expected_shape[:2]) if expected_shape is not None else None
+  # Image files are converted to the channels the nets expect (greyscale or RGB); without an expected shape, each
+  # keeps its own.
+  channels = int(expected_shape[-1]) if expected_shape is not None and expected_shape[-1] in (1, 3) else None
   images, labels = _load_cached(data_config.name, source, data_config.get("split", "train") or "train",
-                                data_config.get("data_dir"), data_config.get("manual_dir"), crop, size)
+                                data_config.get("data_dir"), data_config.get("manual_dir"), crop, size,
+                                channels if source.startswith("folder:") else None)
   limit = data_config.get("max_examples", 0) or 0
   if limit:
     images, labels = images[:limit], labels[:limit]

@@ -3,10 +3,13 @@
 * Frechet distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
   Equilibrium"): between Gaussians fitted to two feature sets,
   d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2}).
-  Tr((sigma1 sigma2)^{1/2}) is computed from the eigenvalues of the symmetric PSD matrix
-  sigma1^{1/2} sigma2 sigma1^{1/2} (similar to sigma1 sigma2, so with the same eigenvalues), which are real and
-  non-negative: no complex round-off (the "imaginary component" crash of `scipy.linalg.sqrtm` in pytorch-fid) and
-  no offset for singular covariances. Statistics use `np.cov` (ddof=1) like pytorch-fid and the TF reference.
+  Tr((sigma1 sigma2)^{1/2}) is the sum of the singular values of B1^T B2 for factors sigma_i = B_i B_i^T
+  (Cholesky, or eigendecomposition for singular covariances), since sigma1 sigma2 is similar to
+  (B1^T B2)(B1^T B2)^T: real and non-negative, so no complex round-off (the "imaginary component" crash of
+  `scipy.linalg.sqrtm` in pytorch-fid) and no offset for singular covariances. A singular value is computed with an
+  absolute error of about eps times the largest one, so the small ones, which are square roots of the product's
+  eigenvalues, stay accurate where those eigenvalues themselves would be lost to rounding. Statistics use `np.cov`
+  (ddof=1) like pytorch-fid and the TF reference.
 * Kernel Inception Distance (Binkowski et al. 2018, "Demystifying MMD GANs"): the unbiased estimate of
   MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random equal-size subsets.
 * `kernel_mmd`: MMD^2 (Gretton et al. 2012, "A Kernel Two-Sample Test", Lemma 6) with a named kernel, as in
@@ -77,21 +80,34 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
   return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
 
 
-def _sqrt_psd_eigvals(eigvals: np.ndarray) -> np.ndarray:
-  """Square roots of the eigenvalues of a PSD matrix, with those at rounding level taken as exactly 0."""
-  # eigh's eigenvalues carry absolute errors of about dim * eps * max|eigenvalue|. Below that an eigenvalue is
-  # indistinguishable from 0, and its square root (1e-8 for a rounding error of 1e-16) would add noise to every
-  # null direction of a singular covariance.
-  tolerance = eigvals.shape[0] * np.finfo(np.float64).eps * float(np.max(np.abs(eigvals)))
-  return np.sqrt(np.where(eigvals > tolerance, eigvals, 0.0))
+def _psd_factor(sigma: np.ndarray) -> np.ndarray:
+  """A factor B [d, d] with B B^T = sigma (to rounding) of a symmetric PSD matrix sigma [d, d]."""
+  dim = sigma.shape[0]
+  # eigh's eigenvalues and Cholesky's squared pivots carry absolute errors of about dim * eps * max. Below that a
+  # direction is indistinguishable from a null one.
+  tolerance = dim * np.finfo(np.float64).eps * float(np.max(np.abs(np.diag(sigma))))
+  try:
+    cholesky = linalg.cholesky(sigma, lower=True)  # a tenth of eigh's cost, for the usual full-rank covariance
+    if float(np.min(np.diag(cholesky))) ** 2 > tolerance:
+      return cholesky
+  except linalg.LinAlgError:
+    pass  # not numerically positive definite: fewer samples than dims, or constant features
+  eigvals, eigvecs = linalg.eigh(sigma)
+  # A rounding-level eigenvalue's square root (1e-8 for an error of 1e-16) would add noise to every null direction
+  # of a singular covariance, so those are taken as exactly 0.
+  return eigvecs * np.sqrt(np.where(eigvals > tolerance, eigvals, 0.0))
 
 
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-  """Tr((sigma1 sigma2)^{1/2}) for symmetric PSD [d, d] matrices, via symmetric eigendecompositions."""
-  eigvals, eigvecs = linalg.eigh(sigma1)
-  sqrt_sigma1 = (eigvecs * _sqrt_psd_eigvals(eigvals)) @ eigvecs.T
-  product = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
-  return float(np.sum(_sqrt_psd_eigvals(linalg.eigvalsh((product + product.T) / 2))))
+  """Tr((sigma1 sigma2)^{1/2}) for symmetric PSD [d, d] matrices, as the nuclear norm of B1^T B2.
+
+  With sigma_i = B_i B_i^T, sigma1 sigma2 is similar to B1^T sigma2 B1 = (B1^T B2)(B1^T B2)^T, whose eigenvalues are
+  the squared singular values of B1^T B2.
+  """
+  # No cut-off on the singular values: each is accurate to about eps * the largest, whereas the eigenvalues of the
+  # product (their squares) are accurate only to eps * the largest squared, which loses genuine directions of
+  # fast-decaying spectra.
+  return float(np.sum(linalg.svdvals(_psd_factor(sigma1).T @ _psd_factor(sigma2))))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -218,14 +234,15 @@ def kid_from_features(f1, f2, num_subsets: int = 100, subset_size: int = 1000, s
     f1: [n1, dim] features of one set (e.g. real images).
     f2: [n2, dim] features of the other set (e.g. generated images).
     num_subsets: number of random subsets (Binkowski et al. and torch-fidelity use 100).
-    subset_size: rows drawn from each set per subset, in [2, min(n1, n2)].
+    subset_size: rows drawn from each set per subset, >= 2; below min(n1, n2) for a meaningful std. Larger values
+      are clamped to min(n1, n2) with a `UserWarning`, as is min(n1, n2) itself.
     seed: seed of the subset draws.
 
   Returns:
     (mean, std) of MMD^2 over the subsets, as Python floats. Often reported multiplied by 1000.
 
   Raises:
-    ValueError: on malformed features, mismatched dims, or a subset size or count out of range.
+    ValueError: on malformed features, mismatched dims, a subset size below 2 or a subset count below 1.
   """
   f1 = as_features(f1, "f1")
   f2 = as_features(f2, "f2")
@@ -235,11 +252,14 @@ def kid_from_features(f1, f2, num_subsets: int = 100, subset_size: int = 1000, s
   smallest = min(f1.shape[0], f2.shape[0])
   if isinstance(subset_size, bool) or not isinstance(subset_size, (int, np.integer)) or subset_size < 2:
     raise ValueError(f"subset_size must be an integer >= 2 (the unbiased estimate needs pairs); got {subset_size!r}.")
-  if subset_size > smallest:
-    raise ValueError(
-        f"subset_size={subset_size} exceeds the smaller set ({f1.shape[0]} and {f2.shape[0]} samples); pass "
-        f"subset_size <= {smallest} or more samples. The mean is unbiased at any subset size; the std grows as it "
-        "shrinks.")
+  if subset_size >= smallest:
+    # Every subset of the smaller set is then that whole set: the subsets barely differ and their std says nothing.
+    warnings.warn(
+        f"kid_from_features: subset_size={subset_size} clamped to {smallest}, the size of the smaller set "
+        f"({f1.shape[0]} and {f2.shape[0]} samples), so the std over subsets is meaningless (0 when both sets have "
+        f"{smallest}); pass subset_size < {smallest}, e.g. {max(smallest // 2, 2)}, or more samples.", UserWarning,
+        stacklevel=2)
+    subset_size = smallest
   rng = np.random.RandomState(seed)
   mmds = np.empty(num_subsets)
   for i in range(num_subsets):
@@ -285,8 +305,9 @@ def kernel_mmd(x, y, kernel: str = "gaussian", bandwidth: float | None = None, u
   Kernels: "gaussian" exp(-||x - y||^2 / (2 bandwidth^2)), "laplacian" exp(-||x - y|| / bandwidth), and
   "polynomial" (x.y / dim + 1)^3 (KID's kernel; it takes no bandwidth). For the Gaussian and Laplacian kernels a
   `bandwidth` of None uses the median heuristic (`median_heuristic_bandwidth`). Xu et al. (2018) report
-  sqrt(MMD^2) of the biased estimator with the Gaussian kernel and 2 bandwidth^2 equal to the mean squared distance
-  between real samples: `kernel_mmd(..., unbiased=False, bandwidth=...) ** 0.5`.
+  sqrt(MMD^2) of the biased estimator with the Gaussian kernel exp(-||x - y||^2 / (2 s)), s the mean squared
+  distance between real samples (self-pairs included), that is bandwidth^2 = s:
+  `kernel_mmd(x, y, unbiased=False, bandwidth=np.sqrt(np.mean(squared_distances(x, x)))) ** 0.5`.
 
   Args:
     x: [n, dim] samples (e.g. real features), n >= 2.
