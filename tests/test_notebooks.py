@@ -1,4 +1,5 @@
-"""The notebooks in notebooks/: stored without outputs, in sync with notebooks/build.py, and run top to bottom.
+"""The notebooks in notebooks/: each .ipynb stored without outputs and in sync with its jupytext .py, the cells they
+share identical, the Colab links those of `jaxgan.runtime`, and every notebook run top to bottom.
 
 Each run follows the notebook's `parameters` cell with a cell of small values, as papermill injects them, and executes
 it in a fresh IPython kernel (nbclient) from notebooks/, as Jupyter would. The figures of every run are written as PNG
@@ -7,21 +8,23 @@ read the original files from $JAXGAN_DATA_DIR/mnist (see conftest.py) and skip, 
 """
 
 import base64
-import importlib.util
 import json
 import os
 import pathlib
 import re
 import time
 
+import jupytext
 import nbformat
 import pytest
+from jupytext.config import load_jupytext_config
 from nbclient import NotebookClient
+
+from jaxgan import runtime
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("quickstart", "gan_zoo_toy", "mnist_wgan_gp", "tpu_pmap", "deligan_lowdata")
-REPO_URL = "https://github.com/jaxgan/jaxgan"
 TIMEOUT_S = 600  # per cell
 
 # Small enough that all five run in a few minutes on two CPU cores; every code path still runs.
@@ -37,13 +40,6 @@ SMALL = {
 }
 # Figures each notebook shows (one PNG per plt.show()).
 FIGURES = {"quickstart": 4, "gan_zoo_toy": 2, "mnist_wgan_gp": 4, "tpu_pmap": 1, "deligan_lowdata": 4}
-
-
-def _build_script():
-  spec = importlib.util.spec_from_file_location("notebooks_build", NOTEBOOKS / "build.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _figures_dir(tmp_path: pathlib.Path) -> pathlib.Path:
@@ -119,32 +115,80 @@ def _text(notebook: nbformat.NotebookNode) -> str:
 # ------------------------------------------------------------------------------------------ the stored notebooks
 
 
+SYNC_HINT = "run `jupytext --sync notebooks/{name}.ipynb` after editing either file of the pair"
+
+
+def _code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+  return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_stored_notebook_has_no_outputs(name):
   raw = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
   for cell in raw["cells"]:
     if cell["cell_type"] == "code":
-      assert cell["outputs"] == [], f"{name}.ipynb keeps outputs; run python notebooks/build.py"
-      assert cell["execution_count"] is None, f"{name}.ipynb keeps execution counts; run python notebooks/build.py"
+      assert cell["outputs"] == [], f"{name}.ipynb keeps outputs; clear them (Edit > Clear outputs) and save"
+      assert cell["execution_count"] is None, f"{name}.ipynb keeps execution counts; clear the outputs and save"
 
 
-def test_stored_notebooks_match_the_build_script():
-  build = _build_script()
-  assert set(build.NOTEBOOKS) == set(NAMES) == {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
-  assert build.REPO_URL == REPO_URL
-  for name in NAMES:
-    assert (NOTEBOOKS / f"{name}.ipynb").read_text() == build.render(name), (
-        f"notebooks/{name}.ipynb differs from notebooks/build.py; edit build.py and run python notebooks/build.py")
+def test_every_notebook_is_a_pair():
+  """Each notebook is an .ipynb with its jupytext percent-format .py beside it, paired by notebooks/jupytext.toml."""
+  assert {p.stem for p in NOTEBOOKS.glob("*.ipynb")} == set(NAMES)
+  assert {p.stem for p in NOTEBOOKS.glob("*.py")} == set(NAMES)
+  assert load_jupytext_config(str(NOTEBOOKS)).formats == ["ipynb,py:percent"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pair_is_in_sync(name):
+  """The .py is exactly what jupytext writes from the .ipynb (so `jupytext --sync` would change nothing), and
+  reading the .py back gives the .ipynb's cells: types, sources, tags, and the Colab metadata."""
+  config = load_jupytext_config(str(NOTEBOOKS))
+  notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+  text = (NOTEBOOKS / f"{name}.py").read_text()
+  assert jupytext.writes(notebook, fmt="py:percent", config=config) == text, (
+      f"notebooks/{name}.py and {name}.ipynb differ; " + SYNC_HINT.format(name=name))
+  paired = jupytext.reads(text, fmt="py:percent", config=config)
+  assert [(c.cell_type, c.source, c.metadata.get("tags")) for c in paired.cells] == [
+      (c.cell_type, c.source, c.metadata.get("tags")) for c in notebook.cells], SYNC_HINT.format(name=name)
+  for key in ("colab", "accelerator"):
+    assert paired.metadata.get(key) == notebook.metadata.get(key)
+
+
+def test_shared_cells_are_identical():
+  """What the notebooks share is written once per notebook; this keeps the copies equal: the first code cell (the
+  install, which runs before jaxgan can be imported) in all, and the MNIST data cells in the MNIST notebooks."""
+  notebooks = {name: nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4) for name in NAMES}
+  setups = {name: _code_cells(nb)[0].source for name, nb in notebooks.items()}
+  # tpu_pmap adds its fake-device block inside the cell; the rest is the same text.
+  plain = setups["quickstart"]
+  for name, source in setups.items():
+    if name == "tpu_pmap":
+      head, tail = plain.split("\n\nif importlib.util.find_spec")
+      assert source.startswith(head) and source.endswith("if importlib.util.find_spec" + tail), name
+    else:
+      assert source == plain, f"the setup cell of {name} differs from quickstart's; make them equal"
+  mnist = [[c.source for c in notebooks[name].cells[2:6]] for name in ("mnist_wgan_gp", "deligan_lowdata")]
+  assert mnist[0][1:3] == mnist[1][1:3], "the MNIST data cells of the two MNIST notebooks differ"
+
+
+def test_find_manual_dir(tmp_path, monkeypatch):
+  empty, full = tmp_path / "empty", tmp_path / "full"
+  (empty / "mnist").mkdir(parents=True)
+  (full / "mnist").mkdir(parents=True)
+  (full / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"")
+  monkeypatch.setenv("JAXGAN_DATA_DIR", str(full))
+  assert runtime.data_dir_candidates(str(empty)) == [str(empty), str(full)]
+  assert runtime.find_manual_dir("mnist", runtime.data_dir_candidates(str(empty))) == str(full / "mnist")
+  assert runtime.find_manual_dir("cifar10", runtime.data_dir_candidates(str(empty))) is None
 
 
 @pytest.mark.parametrize("readme", ["README.md", "notebooks/README.md"])
 def test_readme_colab_links_point_at_the_notebooks(readme):
-  """Colab links in the READMEs use the repository URL of build.py and name notebooks that exist."""
-  build = _build_script()
+  """Colab links in the READMEs are `jaxgan.runtime.colab_url` of notebooks that exist."""
   links = re.findall(r"https://colab\.research\.google\.com/github/[^\s)\]>]+", (ROOT / readme).read_text())
   for link in links:
     name = link.rsplit("/", 1)[-1].removesuffix(".ipynb")
-    assert name in NAMES and link == build.colab_url(name), f"{readme} links to {link}"
+    assert name in NAMES and link == runtime.colab_url(name), f"{readme} links to {link}"
   if readme.startswith("notebooks"):
     assert {link.rsplit("/", 1)[-1] for link in links} == {f"{name}.ipynb" for name in NAMES}
 
@@ -155,9 +199,11 @@ def test_notebook_layout(name):
   nbformat.validate(notebook)
   first = notebook.cells[0]
   assert first.cell_type == "markdown" and first.source.startswith("# ")
-  assert f"colab.research.google.com/github/jaxgan/jaxgan/blob/main/notebooks/{name}.ipynb" in first.source
-  code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-  assert "pip" in code[0].source and REPO_URL in code[0].source and "find_spec(\"jaxgan\")" in code[0].source
+  badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+  assert f"{badge}({runtime.colab_url(name)})" in first.source
+  code = _code_cells(notebook)
+  assert "pip" in code[0].source and "find_spec(\"jaxgan\")" in code[0].source
+  assert f'REPO_URL = "{runtime.REPO_URL}"' in code[0].source, "the install cell's REPO_URL is jaxgan.runtime's"
   assert code[1].metadata.get("tags") == ["parameters"]
   assert set(SMALL[name]) <= {line.split("=")[0].strip() for line in code[1].source.splitlines() if "=" in line}
 
