@@ -640,7 +640,8 @@ def reference_cache_path(spec: str, features: str, extractor: Extractor, num_rea
   key = json.dumps({"reference": spec, "contents": contents, "num_real": int(num_real or 0), "features": features,
                     "weights_digest": extractor.weights_digest, "resize": extractor.resize}, sort_keys=True)
   slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in spec)[-60:]
-  return inception.cache_dir() / "reference_stats" / f"{slug}.{features}.{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+  digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+  return inception.cache_dir() / "reference_stats" / f"{slug}.{features}.{digest}.npz"
 
 
 def reference_features(spec: str, features: str, extractor: Extractor, need_features: bool = True,

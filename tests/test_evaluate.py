@@ -80,6 +80,9 @@ def test_conditional_mnist_run_is_evaluated(tmp_path, tfds_data_dir, mnist_manua
               "kid", "precision", "recall", "one_nn_accuracy", "classifier_accuracy"):
     assert np.isfinite(results[key]), key
   assert results["num_real"] == 1000 and results["features"] == "mnist"
+  # The protocol: the run's own test split, the classifier's weights, no resize.
+  assert results["reference"] == "mnist:test" and results["resize"] == "none"
+  assert results["features_weights_digest"] == evaluation.get_extractor("mnist").weights_digest
   # An untrained generator is far from the data (real-vs-real MNIST FID on these features is about 1).
   assert results["fid"] > 20
   with np.load(samples) as saved:

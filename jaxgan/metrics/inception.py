@@ -15,9 +15,9 @@ resize differs slightly, nor of the TF graph with its own resize).
 Weights: `load_inception(download=True)` (or `evaluate --download_inception`) fetches pytorch-fid's file
 `pt_inception-2015-12-05-6726825d.pth` once, checks its SHA-256 and caches it (`cache_dir`); offline, pass that file
 (a torch state dict, read without torch) or an .npz of the same state dict (`convert_to_npz`).
-`resize='clean'` swaps the resize for clean-fid's antialiased PIL bicubic one (`clean_resize`). `tests/test_inception.py` checks the
-architecture, the preprocessing and the conversion against torch's own implementation of the network, under
-deterministic test weights (to 1e-4).
+`resize='clean'` swaps the resize for clean-fid's antialiased PIL bicubic one (`clean_resize`).
+`tests/test_inception.py` checks the architecture, the preprocessing and the conversion against torch's own
+implementation of the network, under deterministic test weights (to 1e-4).
 """
 
 from __future__ import annotations
