@@ -261,7 +261,7 @@ class _Server:
 
     self.requests = 0
     self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=folder))
-    self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+    self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     self.thread.start()
     self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
