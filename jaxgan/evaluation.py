@@ -89,17 +89,22 @@ class Extractor(NamedTuple):
   Attributes:
     extract: the function.
     weights_digest: `weights_digest` of the network's variables, which keys the real-statistics cache.
+    resize: the resize mode.
   """
 
   extract: Callable[[np.ndarray, bool, str], tuple[np.ndarray, np.ndarray]]
   weights_digest: str
+  # How images are resized to the network's input ('pytorch_fid' or 'clean' for Inception; 'none' for the
+  # classifiers, which take their datasets' size): it changes the features, so it keys the caches too.
+  resize: str = "none"
 
   def __call__(self, images: np.ndarray, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
     return self.extract(images, progress, desc)
 
 
-def _classifier_extractor(dataset: str, inception_weights: str | None) -> Extractor:
-  del inception_weights
+def _classifier_extractor(dataset: str, inception_weights: str | None, resize: str = "none",
+                          download: bool = False) -> Extractor:
+  del inception_weights, resize, download
   from jaxgan.metrics import classifier
 
   net = classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
@@ -110,36 +115,46 @@ def _classifier_extractor(dataset: str, inception_weights: str | None) -> Extrac
   return Extractor(extract, weights_digest(net.variables))
 
 
-def _inception_extractor(dataset: str, inception_weights: str | None) -> Extractor:
+def _inception_extractor(dataset: str, inception_weights: str | None, resize: str = "pytorch_fid",
+                         download: bool = False) -> Extractor:
   del dataset
   from jaxgan.metrics import inception
 
-  net = inception.load_inception(inception_weights)
+  resize = inception.check_resize("pytorch_fid" if resize == "none" else resize)
+  net = inception.load_inception(inception_weights, download=download)
 
   def extract(images, progress, desc):
-    pool3, logits = inception.inception_outputs((images + 1.0) / 2.0, net, progress=progress, desc=desc)
+    pool3, logits = inception.inception_outputs((images + 1.0) / 2.0, net, progress=progress, desc=desc,
+                                                resize=resize)
     return special.softmax(logits.astype(np.float64), axis=-1), pool3
 
-  return Extractor(extract, weights_digest(net.variables))
+  return Extractor(extract, weights_digest(net.variables), resize)
 
 
-# Feature-extractor name -> factory(name, inception_weights) -> extract(images [-1, 1], progress, desc).
-FEATURE_EXTRACTORS: dict[str, Callable[[str, str | None], Extractor]] = {
+# Feature-extractor name -> factory(name, inception_weights, resize, download) -> Extractor.
+FEATURE_EXTRACTORS: dict[str, Callable[..., Extractor]] = {
     "mnist": _classifier_extractor,
     "fashion_mnist": _classifier_extractor,
     "inception": _inception_extractor,
 }
 
 
-def get_extractor(name: str, inception_weights: str | None = None) -> Extractor:
+def get_extractor(name: str, inception_weights: str | None = None, resize: str = "pytorch_fid",
+                  download: bool = False) -> Extractor:
   """The feature extractor `name` ('mnist', 'fashion_mnist' or 'inception').
 
+  Args:
+    name: the features.
+    inception_weights: the FID Inception weights file (default: `$JAXGAN_INCEPTION_WEIGHTS` or the cached download).
+    resize: Inception's resize mode, 'pytorch_fid' or 'clean' (the classifiers take their own size: 'none').
+    download: fetch the Inception weights into the cache when no file is given (`inception.download_weights`).
+
   Raises:
-    ValueError: for an unknown name. FileNotFoundError: when the Inception weights are missing.
+    ValueError: for an unknown name or resize mode. FileNotFoundError: when the Inception weights are missing.
   """
   if name not in FEATURE_EXTRACTORS:
     raise ValueError(f"Unknown features {name!r}; choose one of {sorted(FEATURE_EXTRACTORS)}.")
-  return FEATURE_EXTRACTORS[name](name, inception_weights)
+  return FEATURE_EXTRACTORS[name](name, inception_weights, resize, download)
 
 
 def features_for_dataset(name: str) -> str:
@@ -366,7 +381,9 @@ def _check_count(value: int | None, name: str) -> None:
 def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, metrics: Sequence[str] | None = None,
                  seed: int = 0, num_real: int | None = None, inception_weights: str | None = None,
                  data_overrides: dict[str, Any] | None = None, progress: bool = True,
-                 save_samples: str | None = None, write: bool = True) -> dict[str, Any]:
+                 save_samples: str | None = None, write: bool = True, reference: str | None = None,
+                 features: str | None = None, resize: str = "pytorch_fid",
+                 download_inception: bool = False) -> dict[str, Any]:
   """Evaluates the newest checkpoint of a run and writes `workdir/eval.json`.
 
   Args:
@@ -382,9 +399,15 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     save_samples: also write the generated samples (and labels) to this .npz, for `evaluate_image_sets`.
     write: write `workdir/eval.json` (`write_results`: a workdir that cannot be written gets a warning, not an
       error, so the metrics are still returned).
+    reference: compare with this reference's cached statistics (`reference_features`, e.g. 'cifar10:train')
+      instead of the run's own test split.
+    features: the feature extractor (default: the one that fits the run's data, `features_for_dataset`).
+    resize: Inception's resize mode, 'pytorch_fid' or 'clean'.
+    download_inception: fetch the Inception weights into the cache when no file is given.
 
   Returns:
-    The results written to eval.json: the metrics, the step, the number of samples, the features and timings.
+    The results written to eval.json: the metrics, the step, the number of samples, the protocol of image runs
+    (`protocol`: reference, num_real, features, features_weights_digest, resize) and timings.
 
   Raises:
     ValueError: for a `num_samples` or `num_real` below 1.
@@ -403,8 +426,8 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
   labels = np.arange(num) % gan.num_classes if gan.num_classes else None
   extractor = None
   if not toy:  # load the feature extractor first: a missing weights file fails before any work
-    features_name = features_for_dataset(config.data.name)
-    extractor = get_extractor(features_name, inception_weights)
+    features_name = features or features_for_dataset(config.data.name)
+    extractor = get_extractor(features_name, inception_weights, resize, download_inception)
   samples = generate_samples(gan, state, key_samples, num, labels, progress=progress)
   if save_samples:
     np.savez(save_samples, images=samples, **({"labels": labels} if labels is not None else {}))
@@ -412,10 +435,17 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     results = toy_run_metrics(samples, config.data.name, key_real, labels, metrics)
     features_name = None
   else:
-    real = extract_features(real_test_images(config, num_real), extractor, progress, "real features")
+    if reference:
+      need_features = any(m in _NEEDS_REAL_FEATURES for m in check_metric_names(metrics, list(IMAGE_METRICS)))
+      real, _ = reference_features(reference, features_name, extractor, need_features, num_real,
+                                   config.data.get("data_dir"), config.data.get("manual_dir"), progress=progress)
+    else:
+      real = extract_features(real_test_images(config, num_real), extractor, progress, "real features")
     fake = extract_features(samples, extractor, progress, "fake features")
     results = image_metrics(fake, real, labels, metrics)
-    results["num_real"] = real.count
+    source = config.data.get("source", "tfds") or "tfds"
+    own_test = f"{config.data.name}:test" if source == "tfds" else f"{source}:test"
+    results.update(protocol(features_name, extractor, reference or own_test, real.count))
   results.update({"step": step, "num_samples": num, "features": features_name, "seed": seed,
                   "eval_seconds": round(time.perf_counter() - start, 2)})
   if write:
@@ -480,6 +510,13 @@ def stats_cache_path(path: str | os.PathLike, features: str) -> str:
   return f"{root}.{features}_stats.npz"
 
 
+def _cached_resize(cached) -> str:
+  # Caches written before the resize mode was recorded used pytorch-fid's resize for Inception.
+  if "resize" in cached.files:
+    return str(cached["resize"])
+  return "pytorch_fid" if str(cached["extractor"]) == "inception" else "none"
+
+
 def real_features(path: str | os.PathLike, features: str, extractor: Extractor, need_features: bool,
                   cache: bool = True, progress: bool = False) -> Features:
   """Features of the real image set at `path`, read from or written to its statistics cache.
@@ -495,8 +532,9 @@ def real_features(path: str | os.PathLike, features: str, extractor: Extractor, 
   if cache and os.path.exists(cache_path):
     with np.load(cache_path) as cached:
       same_weights = "weights_digest" in cached.files and str(cached["weights_digest"]) == digest
+      same_weights = same_weights and _cached_resize(cached) == extractor.resize
       if not same_weights:
-        log.info("Rebuilding %s: it was computed with other %s weights.", cache_path, features)
+        log.info("Rebuilding %s: it was computed with other %s weights or resize mode.", cache_path, features)
       elif str(cached["fingerprint"]) == fingerprint and (not need_features or "features" in cached.files):
         log.info("Real statistics from %s.", cache_path)
         return Features(cached["marginal"], cached["features"] if "features" in cached.files else None,
@@ -506,36 +544,174 @@ def real_features(path: str | os.PathLike, features: str, extractor: Extractor, 
     extra = {"features": real.features} if real.features.size * 4 <= _MAX_CACHED_FEATURE_BYTES else {}
     try:
       np.savez(cache_path, mu=real.mu, sigma=real.sigma, marginal=real.probs.astype(np.float64).mean(axis=0),
-               count=real.count, fingerprint=fingerprint, extractor=features, weights_digest=digest, **extra)
+               count=real.count, fingerprint=fingerprint, extractor=features, weights_digest=digest,
+               resize=extractor.resize, **extra)
     except OSError as error:  # a read-only data folder must not stop the evaluation
       log.warning("Cannot write the statistics cache %s (%s).", cache_path, error)
   return real
 
 
-def evaluate_image_sets(real: str | os.PathLike, fake: str | os.PathLike, features: str = "mnist",
+def evaluate_image_sets(real: str | os.PathLike | None, fake: str | os.PathLike, features: str = "mnist",
                         metrics: Sequence[str] | None = None, cache: bool = True,
-                        inception_weights: str | None = None, progress: bool = True) -> dict[str, Any]:
+                        inception_weights: str | None = None, progress: bool = True, reference: str | None = None,
+                        resize: str = "pytorch_fid", download_inception: bool = False,
+                        num_real: int | None = None) -> dict[str, Any]:
   """Metrics of a generated image set against a real one, each an .npz or a folder (see `load_image_set`).
 
   Args:
-    real: the real images; their statistics are cached beside them (`stats_cache_path`).
+    real: the real images; their statistics are cached beside them (`stats_cache_path`). None with `reference`.
     fake: the generated images.
     features: 'mnist', 'fashion_mnist' (the shipped classifiers, 28x28x1) or 'inception' (any size).
     metrics: names from `IMAGE_METRICS` (default all except classifier_accuracy, which needs labels).
     cache: read and write the real statistics cache.
     inception_weights: the FID Inception weights file, for features='inception'.
     progress: show progress bars.
+    reference: instead of `real`, a reference dataset whose statistics are cached once (`reference_features`).
+    resize: Inception's resize mode, 'pytorch_fid' or 'clean'.
+    download_inception: fetch the Inception weights into the cache when no file is given.
+    num_real: with `reference`, use its first this many images (default all).
 
   Returns:
-    {metric: value} plus the sample counts and timings.
+    {metric: value} plus the protocol (`protocol`), the sample counts and timings.
   """
   start = time.perf_counter()
+  if (real is None) == (reference is None):
+    raise ValueError("Pass either the real images or a reference dataset, not both or neither.")
   metrics = check_metric_names(metrics, [m for m in IMAGE_METRICS if m != "classifier_accuracy"])
-  extractor = get_extractor(features, inception_weights)
+  extractor = get_extractor(features, inception_weights, resize, download_inception)
   need_features = any(m in _NEEDS_REAL_FEATURES for m in metrics)
-  real_set = real_features(real, features, extractor, need_features, cache, progress)
+  if reference is not None:
+    real_set, _ = reference_features(reference, features, extractor, need_features, num_real, cache=cache,
+                                     progress=progress)
+  else:
+    real_set = real_features(real, features, extractor, need_features, cache, progress)
   fake_set = extract_features(load_image_set(fake), extractor, progress, "fake features")
   results = image_metrics(fake_set, real_set, None, metrics)
-  results.update({"num_real": real_set.count, "num_fake": fake_set.count, "features": features,
-                  "eval_seconds": round(time.perf_counter() - start, 2)})
+  results.update(protocol(features, extractor, reference or f"{'folder' if os.path.isdir(real) else 'npz'}:{real}",
+                          real_set.count))
+  results.update({"num_fake": fake_set.count, "eval_seconds": round(time.perf_counter() - start, 2)})
   return results
+
+
+# ----------------------------------------------------------------------------------------- reference statistics
+
+
+def reference_data_config(spec: str, num_real: int | None = None, data_dir: str | None = None,
+                          manual_dir: str | None = None) -> ml_collections.ConfigDict:
+  """The data config of a reference spec: `NAME[:SPLIT]` (a tfds dataset, split default 'train', e.g.
+  'cifar10:train'), `npz:PATH[:train|test]` (see `jaxgan.data.images`; the split picks by `is_test`) or
+  `folder:DIR`.
+
+  Raises:
+    ValueError: for an empty spec or name.
+  """
+  spec = spec.strip()
+  if spec.startswith(("npz:", "folder:")):
+    kind, path = spec.split(":", 1)
+    split = "train"
+    if kind == "npz" and path.rsplit(":", 1)[-1] in ("train", "test") and ":" in path:
+      path, split = path.rsplit(":", 1)
+    if not path:
+      raise ValueError(f"--reference={spec} names no file; pass {kind}:PATH.")
+    fields = {"name": os.path.basename(path.rstrip(os.sep)) or path, "source": f"{kind}:{path}", "split": split}
+  else:
+    name, _, split = spec.rpartition(":") if ":" in spec else (spec, "", "train")
+    if not name or not split:
+      raise ValueError(f"--reference={spec!r}: pass a tfds NAME[:SPLIT] (e.g. cifar10:train), npz:PATH or "
+                       "folder:DIR.")
+    fields = {"name": name, "source": "tfds", "split": split, "data_dir": data_dir, "manual_dir": manual_dir}
+  fields["max_examples"] = int(num_real or 0)
+  return ml_collections.ConfigDict(fields)
+
+
+def features_for_reference(spec: str) -> str:
+  """The extractor that fits a reference spec: the dataset's classifier for MNIST / Fashion-MNIST, else Inception."""
+  data = reference_data_config(spec)
+  return features_for_dataset(data.name) if data.source == "tfds" else "inception"
+
+
+def reference_cache_path(spec: str, features: str, extractor: Extractor, num_real: int | None = None) -> Path:
+  """Where the statistics of a reference are cached: the jaxgan cache folder's `reference_stats/`, one file per
+  (spec, file contents for npz/folder specs, number of images, features, weights digest, resize mode)."""
+  from jaxgan.metrics import inception
+
+  data = reference_data_config(spec, num_real)
+  contents = _fingerprint(data.source.split(":", 1)[1]) if data.source != "tfds" else ""
+  key = json.dumps({"reference": spec, "contents": contents, "num_real": int(num_real or 0), "features": features,
+                    "weights_digest": extractor.weights_digest, "resize": extractor.resize}, sort_keys=True)
+  slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in spec)[-60:]
+  digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+  return inception.cache_dir() / "reference_stats" / f"{slug}.{features}.{digest}.npz"
+
+
+def reference_features(spec: str, features: str, extractor: Extractor, need_features: bool = True,
+                       num_real: int | None = None, data_dir: str | None = None, manual_dir: str | None = None,
+                       cache: bool = True, progress: bool = False) -> tuple[Features, Path]:
+  """Features of a reference dataset (`reference_data_config`), computed once and then read from the cache.
+
+  The cache (`reference_cache_path`) holds the features' mean and covariance, the mean class probabilities and,
+  when they take at most 64 MB, the features (for KID, precision/recall and 1-NN); it is keyed by the spec, the
+  extractor's weights digest and resize mode, and the number of images, so changing any of them computes anew.
+
+  Args:
+    spec: the reference, e.g. 'cifar10:train', 'npz:PATH', 'folder:DIR'.
+    features: the extractor's name (recorded in the cache).
+    extractor: from `get_extractor`.
+    need_features: the metrics need the features themselves (recomputed when the cache lacks them).
+    num_real: use only the first this many images (default all).
+    data_dir, manual_dir: tfds's folders, for tfds specs.
+    cache: read and write the cache.
+    progress: show progress bars.
+
+  Returns:
+    (the reference's Features, the cache path).
+  """
+  from jaxgan.data.images import load_images, to_unit_range
+
+  _check_count(num_real, "num_real")
+  path = reference_cache_path(spec, features, extractor, num_real)
+  if cache and path.is_file():
+    with np.load(path) as cached:
+      if not need_features or "features" in cached.files:
+        log.info("Reference statistics of %s from %s.", spec, path)
+        return Features(cached["marginal"], cached["features"] if "features" in cached.files else None,
+                        cached["mu"], cached["sigma"], int(cached["count"])), path
+  images, _ = load_images(reference_data_config(spec, num_real, data_dir, manual_dir))
+  real = extract_features(to_unit_range(images), extractor, progress, f"reference {spec}")
+  if cache:
+    extra = {"features": real.features} if real.features.size * 4 <= _MAX_CACHED_FEATURE_BYTES else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.npz")
+    try:
+      np.savez(temporary, mu=real.mu, sigma=real.sigma, marginal=real.probs.astype(np.float64).mean(axis=0),
+               count=real.count, reference=spec, extractor=features, weights_digest=extractor.weights_digest,
+               resize=extractor.resize, **extra)
+      os.replace(temporary, path)
+    except OSError as error:  # an unwritable cache must not stop the evaluation
+      log.warning("Cannot write the reference statistics cache %s (%s).", path, error)
+      with contextlib.suppress(OSError):
+        temporary.unlink(missing_ok=True)
+  return real, path
+
+
+def protocol(features: str, extractor: Extractor, reference: str, num_real: int) -> dict[str, Any]:
+  """What a number was measured against, for eval.json: the reference and its size, the feature extractor, the
+  SHA-256 of its parameters (`weights_digest`) and the resize mode."""
+  return {"reference": reference, "num_real": num_real, "features": features,
+          "features_weights_digest": extractor.weights_digest, "resize": extractor.resize}
+
+
+def reference_statistics(spec: str, features: str | None = None, inception_weights: str | None = None,
+                         resize: str = "pytorch_fid", num_real: int | None = None, data_dir: str | None = None,
+                         manual_dir: str | None = None, download_inception: bool = False,
+                         progress: bool = True) -> dict[str, Any]:
+  """Computes (or finds) and caches the statistics of a reference, for later evaluations against it.
+
+  Returns:
+    The protocol (`protocol`) and the cache file's path.
+  """
+  features = features or features_for_reference(spec)
+  extractor = get_extractor(features, inception_weights, resize, download_inception)
+  real, path = reference_features(spec, features, extractor, True, num_real, data_dir, manual_dir,
+                                  progress=progress)
+  return {**protocol(features, extractor, spec, real.count), "cache": str(path)}

@@ -1,5 +1,9 @@
 """Image data: tfds preparation from the real MNIST files (offline, manual_dir), npz sources, deterministic batches."""
 
+import io
+import os
+import time
+
 import chex
 import jax
 import ml_collections
@@ -90,7 +94,7 @@ def test_process_shards_tile_the_global_batch(tmp_path, source):
     make_batch_fn(config, jax.random.key(0), (0, 3))
 
 
-def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path):
+def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path, monkeypatch):
   # tfds's mock replaces CelebA's files with photos whose central 108x108 square is known: the left half 50, the
   # right half 150, everything outside 0. Cropped and resized to 64x64, the halves must stay exactly 50 and 150.
   tf = pytest.importorskip("tensorflow")
@@ -107,6 +111,7 @@ def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path):
     return tf.data.Dataset.from_tensor_slices({"image": np.stack([photo] * 3)})
 
   images_lib._load_cached.cache_clear()
+  monkeypatch.setattr(images_lib, "network_reachable", lambda *args, **kwargs: True)  # tfds is mocked: no download
   with tfds.testing.mock_data(num_examples=3, as_dataset_fn=as_dataset):
     data = ml_collections.ConfigDict({"name": "celeb_a", "source": "tfds", "split": "train",
                                       "data_dir": str(tmp_path)})
@@ -193,3 +198,97 @@ def test_corrupt_png_is_named(tmp_path):
   (tmp_path / "broken.png").write_bytes(encoded[:len(encoded) // 2])
   with pytest.raises(ValueError, match=r"broken\.png is not a readable image \(.*\); replace or remove it"):
     load_images(ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path}"}))
+
+
+def test_offline_tfds_fails_within_seconds_with_the_recipe(tmp_path, monkeypatch):
+  # Every request goes to a proxy on a closed port: the network is unreachable without waiting for DNS timeouts.
+  for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    monkeypatch.setenv(name, "http://127.0.0.1:9")
+  for name in ("NO_PROXY", "no_proxy"):
+    monkeypatch.delenv(name, raising=False)
+  images_lib._load_cached.cache_clear()
+  start = time.perf_counter()
+  with pytest.raises(FileNotFoundError) as raised:
+    load_images(ml_collections.ConfigDict({"name": "mnist", "source": "tfds", "data_dir": str(tmp_path / "tfds")}))
+  assert time.perf_counter() - start < 10
+  message = str(raised.value)
+  assert "could not be downloaded: ConnectionError: no network" in message
+  assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz" in message
+  assert "--config.data.manual_dir=DIR --config.data.data_dir=tfds_data" in message
+
+
+def _smooth_images(n, size=16):
+  """uint8 [n, size, size, 3] colour ramps: smooth, so JPEG changes them by a few levels only."""
+  y, x = np.mgrid[0:size, 0:size] / (size - 1)
+  return np.stack([np.stack([200 * x + 20 * i, 200 * y + 10 * i, 100 + 50 * x * y], -1) for i in range(n)]
+                  ).round().astype(np.uint8)
+
+
+def _pack_jpegs(path, images, labels, is_test, quality=95):
+  from PIL import Image
+
+  files = []
+  for image in images:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=0)  # 4:4:4: no chroma blur
+    files.append(np.frombuffer(buffer.getvalue(), np.uint8))
+  offsets = np.concatenate([[0], np.cumsum([len(f) for f in files])]).astype(np.int64)
+  np.savez(path, jpeg=np.concatenate(files), offsets=offsets, labels=labels, is_test=is_test)
+  return files
+
+
+def test_jpeg_packed_npz_is_a_data_source_with_labels_and_splits(tmp_path):
+  from PIL import Image
+
+  source = _smooth_images(6)
+  labels = np.array([3, 1, 4, 1, 5, 9], np.uint8)
+  is_test = np.array([False, False, False, False, True, True])
+  files = _pack_jpegs(tmp_path / "packed.npz", source, labels, is_test)
+  images_lib._load_cached.cache_clear()
+  data = ml_collections.ConfigDict({"name": "packed", "source": f"npz:{tmp_path / 'packed.npz'}",
+                                    "image_shape": (16, 16, 3)})
+  train, train_labels = load_images(data, (16, 16, 3))
+  data.split = "test"
+  test, test_labels = load_images(data, (16, 16, 3))
+  assert train.dtype == np.uint8 and train.shape == (4, 16, 16, 3) and test.shape == (2, 16, 16, 3)
+  chex.assert_trees_all_equal(train_labels, labels[:4].astype(np.int32))
+  chex.assert_trees_all_equal(test_labels, labels[4:].astype(np.int32))
+  # Exactly PIL's decoding of each file, and within JPEG's loss of the pictures that were encoded.
+  decoded = np.stack([np.asarray(Image.open(io.BytesIO(f.tobytes())).convert("RGB")) for f in files])
+  chex.assert_trees_all_equal(np.concatenate([train, test]), decoded)
+  error = np.abs(np.concatenate([train, test]).astype(int) - source)
+  assert error.mean() < 2.0 and error.max() <= 16
+
+
+def test_jpeg_packed_npz_with_broken_offsets_is_named(tmp_path):
+  _pack_jpegs(tmp_path / "packed.npz", _smooth_images(2), np.zeros(2), np.zeros(2, bool))
+  with np.load(tmp_path / "packed.npz") as archive:
+    fields = dict(archive)
+  np.savez(tmp_path / "bad.npz", **{**fields, "offsets": fields["offsets"][::-1]})
+  images_lib._load_cached.cache_clear()
+  with pytest.raises(ValueError, match=r"bad\.npz: `offsets` must rise strictly"):
+    load_images(ml_collections.ConfigDict({"name": "bad", "source": f"npz:{tmp_path / 'bad.npz'}"}))
+
+
+def test_first_images_of_the_cifar10_copy_load(tmp_path):
+  # The first images of the real file, repacked (decoding all 60,000 takes a while): the loader reads the real bytes.
+  from PIL import Image
+
+  from tests.conftest import DATA_DIR
+
+  path = os.path.join(DATA_DIR, "cifar10", "cifar10_jpeg_q75.npz")
+  if not os.path.exists(path):
+    pytest.skip(f"{path} not found; set JAXGAN_DATA_DIR to a folder holding cifar10/")
+  n = 5
+  with np.load(path) as archive:
+    offsets = archive["offsets"][:n + 1]
+    jpeg, labels, is_test = archive["jpeg"][:offsets[-1]], archive["labels"][:n], archive["is_test"][:n]
+  np.savez(tmp_path / "first.npz", jpeg=jpeg, offsets=offsets, labels=labels, is_test=is_test)
+  images_lib._load_cached.cache_clear()
+  images, loaded_labels = load_images(ml_collections.ConfigDict(
+      {"name": "cifar10", "source": f"npz:{tmp_path / 'first.npz'}"}), (32, 32, 3))
+  assert not is_test.any() and images.shape == (n, 32, 32, 3) and images.dtype == np.uint8
+  chex.assert_trees_all_equal(loaded_labels, labels.astype(np.int32))
+  first = np.asarray(Image.open(io.BytesIO(jpeg[offsets[0]:offsets[1]].tobytes())).convert("RGB"))
+  chex.assert_trees_all_equal(images[0], first)
+  assert images.std() > 20  # real pictures, not a constant

@@ -80,6 +80,9 @@ def test_conditional_mnist_run_is_evaluated(tmp_path, tfds_data_dir, mnist_manua
               "kid", "precision", "recall", "one_nn_accuracy", "classifier_accuracy"):
     assert np.isfinite(results[key]), key
   assert results["num_real"] == 1000 and results["features"] == "mnist"
+  # The protocol: the run's own test split, the classifier's weights, no resize.
+  assert results["reference"] == "mnist:test" and results["resize"] == "none"
+  assert results["features_weights_digest"] == evaluation.get_extractor("mnist").weights_digest
   # An untrained generator is far from the data (real-vs-real MNIST FID on these features is about 1).
   assert results["fid"] > 20
   with np.load(samples) as saved:
@@ -236,3 +239,92 @@ def test_folder_of_16_bit_pngs_is_read_like_the_training_data(tmp_path):
   for i, image in enumerate(wide):
     Image.fromarray(image).save(tmp_path / f"{i}.png")
   chex.assert_trees_all_close(evaluation.load_image_set(tmp_path)[..., 0], wide / 32767.5 - 1.0, atol=1 / 255 + 1e-6)
+
+
+class _CountingClassifier:
+  """The shipped MNIST classifier's extractor, counting its calls."""
+
+  def __init__(self, extractor):
+    self.extractor, self.calls = extractor, 0
+
+  def __call__(self, images, progress, desc):
+    self.calls += 1
+    return self.extractor(images, progress, desc)
+
+
+def test_reference_statistics_are_computed_once_per_weights_and_resize(tmp_path, monkeypatch):
+  from jaxgan.metrics import inception
+
+  monkeypatch.setenv(inception.CACHE_ENV, str(tmp_path / "cache"))
+  _write_sets(tmp_path, num=60)
+  spec = f"npz:{tmp_path / 'real.npz'}"
+  mnist = evaluation.get_extractor("mnist")
+
+  def counting(resize="none", digest=mnist.weights_digest):
+    count = _CountingClassifier(mnist)
+    return evaluation.Extractor(count, digest, resize), count
+
+  first, count_first = counting()
+  computed, path = evaluation.reference_features(spec, "mnist", first)
+  again, count_again = counting()
+  cached, cached_path = evaluation.reference_features(spec, "mnist", again)
+  assert count_first.calls == 1 and count_again.calls == 0 and cached_path == path and path.is_file()
+  assert path.parent == tmp_path / "cache" / "reference_stats" and cached.count == 60
+  chex.assert_trees_all_close((cached.mu, cached.sigma, cached.features), (computed.mu, computed.sigma,
+                                                                           computed.features))
+  # The statistics are those of the images themselves.
+  with np.load(tmp_path / "real.npz") as archive:
+    direct = evaluation.extract_features(archive["images"] / 127.5 - 1.0, mnist)
+  chex.assert_trees_all_close(computed.mu, direct.mu, atol=1e-5)
+  for other in (counting(resize="clean"), counting(digest="0" * 64)):
+    extractor, count = other
+    _, other_path = evaluation.reference_features(spec, "mnist", extractor)
+    assert count.calls == 1 and other_path != path
+  # A later two-set evaluation compares against the cache and records the protocol.
+  results = evaluation.evaluate_image_sets(None, tmp_path / "fake.npz", "mnist", metrics=["fid"], progress=False,
+                                           reference=spec)
+  assert results["reference"] == spec and results["num_real"] == 60 and results["resize"] == "none"
+  assert results["features"] == "mnist" and results["features_weights_digest"] == mnist.weights_digest
+  assert results["fid"] > 1.0
+
+
+def test_reference_cli_fills_the_cache(tmp_path, monkeypatch, capsys):
+  from absl import flags
+
+  from experiments import evaluate as evaluate_cli
+  from jaxgan.metrics import inception
+
+  monkeypatch.setenv(inception.CACHE_ENV, str(tmp_path / "cache"))
+  _write_sets(tmp_path, num=30)
+  flags.FLAGS(["evaluate", f"--reference=npz:{tmp_path / 'real.npz'}", "--features=mnist", "--no_progress"])
+  try:
+    evaluate_cli.main(["evaluate"])
+  finally:
+    flags.FLAGS.unparse_flags()
+  out = capsys.readouterr().out
+  assert f"reference=npz:{tmp_path / 'real.npz'}" in out and "num_real=30" in out
+  assert len(list((tmp_path / "cache" / "reference_stats").glob("*real.npz.mnist.*.npz"))) == 1
+  # tfds specs: a name and a split (train by default); npz specs may name the split of a JPEG-packed file.
+  assert evaluation.reference_data_config("cifar10:test").to_dict() == {
+      "name": "cifar10", "source": "tfds", "split": "test", "data_dir": None, "manual_dir": None, "max_examples": 0}
+  assert evaluation.reference_data_config("npz:a/b.npz:test", 10).split == "test"
+  assert evaluation.features_for_reference("mnist") == "mnist" and evaluation.features_for_reference("cifar10") == (
+      "inception")
+
+
+def test_download_failure_in_the_cli_is_one_line(monkeypatch):
+  from absl import flags
+
+  from experiments import evaluate as evaluate_cli
+  from jaxgan.metrics import inception
+
+  def unreachable(*args, **kwargs):
+    raise ConnectionError("Cannot download the FID Inception weights (refused). On a machine with network: curl ...")
+
+  monkeypatch.setattr(inception, "download_weights", unreachable)
+  flags.FLAGS(["evaluate", "--download_inception"])
+  try:
+    with pytest.raises(SystemExit, match=r"^evaluate: Cannot download the FID Inception weights .*curl"):
+      evaluate_cli.main(["evaluate"])
+  finally:
+    flags.FLAGS.unparse_flags()

@@ -239,3 +239,126 @@ def test_an_unreadable_weights_file_gets_one_line_naming_it(tmp_path, kind):
   with pytest.raises(ValueError, match=rf"weights{suffix} (is a directory|cannot be read).*pt_inception") as error:
     inception.load_inception(path)
   assert "\n" not in str(error.value), error.value
+
+
+class _Server:
+  """A file server on 127.0.0.1 in a thread, counting the requests it answers."""
+
+  def __init__(self, folder):
+    import functools
+    import http.server
+    import threading
+
+    server = self
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+      def do_GET(self):  # noqa: N802 (http.server's name)
+        server.requests += 1
+        super().do_GET()
+
+      def log_message(self, *args):
+        del args
+
+    self.requests = 0
+    self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=folder))
+    self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    self.thread.start()
+    self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+  def close(self):
+    self.httpd.shutdown()
+    self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server(tmp_path, monkeypatch):
+  for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+    monkeypatch.delenv(name, raising=False)  # 127.0.0.1 directly
+  monkeypatch.setenv(inception.CACHE_ENV, str(tmp_path / "cache"))
+  served = tmp_path / "served"
+  served.mkdir()
+  payload = os.urandom(3000)
+  (served / "weights-1234.pth").write_bytes(payload)
+  server = _Server(str(served))
+  yield server, payload
+  server.close()
+
+
+def test_download_is_checked_cached_and_fetched_once(file_server, tmp_path):
+  import hashlib
+
+  server, payload = file_server
+  url, digest = f"{server.url}/weights-1234.pth", hashlib.sha256(payload).hexdigest()
+  path = inception.download_weights(url, digest, timeout=5)
+  assert path == tmp_path / "cache" / "weights-1234.pth" and path.read_bytes() == payload
+  assert inception.download_weights(url, digest, timeout=5) == path
+  assert server.requests == 1
+  assert sorted(os.listdir(tmp_path / "cache")) == ["weights-1234.pth"]  # no temporary file left
+
+
+def test_download_with_a_wrong_checksum_caches_nothing(file_server, tmp_path):
+  server, _ = file_server
+  with pytest.raises(ValueError, match=r"has SHA-256 [0-9a-f]{64}, not the published 0{64}; it was discarded.*curl"):
+    inception.download_weights(f"{server.url}/weights-1234.pth", "0" * 64, timeout=5)
+  assert server.requests == 1 and os.listdir(tmp_path / "cache") == []
+
+
+def test_unreachable_download_fails_fast_with_the_manual_steps(tmp_path, monkeypatch):
+  monkeypatch.setenv(inception.CACHE_ENV, str(tmp_path / "cache"))
+  for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    monkeypatch.delenv(name, raising=False)
+  start = time.perf_counter()
+  with pytest.raises(ConnectionError, match=r"Cannot download .* curl -L -o w\.pth http://127\.0\.0\.1:9/w\.pth, then "
+                                            r"copy the file to .*cache/w\.pth"):
+    inception.download_weights("http://127.0.0.1:9/w.pth", "0" * 64, timeout=3)  # port 9: nothing listens
+  assert time.perf_counter() - start < 5 and os.listdir(tmp_path / "cache") == []
+
+
+def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+  monkeypatch.delenv(inception.CACHE_ENV, raising=False)
+  monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+  assert inception.cached_weights_path() == tmp_path / "xdg" / "jaxgan" / inception.FID_WEIGHTS_FILE
+  monkeypatch.setenv(inception.CACHE_ENV, str(tmp_path / "mine"))
+  assert inception.cache_dir() == tmp_path / "mine"
+  # The missing-weights message says how to download, and where to put the file by hand.
+  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  with pytest.raises(FileNotFoundError, match=r"--download_inception.*curl -L -o pt_inception-2015-12-05-6726825d"):
+    inception.read_weights()
+
+
+def test_published_digest_matches_the_file_name():
+  # torch hub names a release file by the first 8 hex digits of its SHA-256.
+  assert inception.FID_WEIGHTS_FILE.rsplit("-", 1)[1].removesuffix(".pth") == inception.FID_WEIGHTS_SHA256[:8]
+  assert len(inception.FID_WEIGHTS_SHA256) == 64
+
+
+def test_clean_resize_is_pil_bicubic_per_image():
+  from PIL import Image
+
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (2, 12, 9, 3), dtype=np.uint8)
+  resized = inception.clean_resize(images / 255.0)
+  assert resized.shape == (2, 299, 299, 3) and resized.dtype == np.float32
+  for image, out in zip(images, resized):
+    # clean-fid's recipe, spelled out: each channel a float PIL image, bicubic, clipped to [0, 255].
+    channels = [np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((299, 299),
+                                                                                            Image.BICUBIC))
+                for c in range(3)]
+    chex.assert_trees_all_equal(out, np.clip(np.stack(channels, -1), 0, 255) / np.float32(255))
+    # PIL's 8-bit RGB path rounds (and clips) between its two passes, but is the same filter.
+    eight_bit = np.asarray(Image.fromarray(image).resize((299, 299), Image.BICUBIC)) / 255.0
+    assert np.abs(out - eight_bit).mean() < 1 / 255
+  grey = inception.clean_resize(images[..., :1] / 255.0)
+  chex.assert_trees_all_close(grey, np.repeat(inception.clean_resize(images[..., :1].repeat(3, -1) / 255.0)[..., :1],
+                                                                      3, -1))
+
+
+def test_clean_resize_antialiases_where_pytorch_fid_aliases():
+  # Stripes of period 2 shrunk by 3: without antialiasing every sample lands on one stripe (full contrast kept);
+  # clean-fid's bicubic averages them to grey.
+  stripes = np.broadcast_to((np.arange(897) % 2).astype(np.float32)[None, :, None], (897, 897, 3))[None]
+  clean = inception.clean_resize(stripes)
+  pytorch_fid = np.asarray(inception.preprocess(stripes) + 1.0) / 2.0
+  assert clean.std() < 0.1 and pytorch_fid.std() > 0.45
+  with pytest.raises(ValueError, match=r"Unknown resize mode 'bicubic'; choose one of \['pytorch_fid', 'clean'\]"):
+    inception.check_resize("bicubic")

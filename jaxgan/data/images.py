@@ -18,9 +18,13 @@ saving any iterator state. Images are scaled to [-1, 1], the range of the genera
 from __future__ import annotations
 
 import functools
+import glob
 import io
 import logging
 import os
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -53,7 +57,7 @@ def _missing_data_message(name: str, data_dir: str | None, manual_dir: str | Non
   return (f"Dataset {name!r} is not prepared in data_dir={data_dir or '~/tensorflow_datasets'} and could not be "
           f"downloaded{where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
           f"To use it offline, put {what} into a folder DIR and pass --config.data.manual_dir=DIR "
-          "(tfds verifies their checksums and prepares the dataset once), or use "
+          "--config.data.data_dir=tfds_data (tfds verifies their checksums and prepares the dataset once), or use "
           "--config.data.source=npz:PATH / folder:PATH for your own images.")
 
 
@@ -63,6 +67,57 @@ def _is_prepared(tfds, name: str, data_dir: str | None) -> bool:
   except Exception:  # unknown name or broken builder: let tfds.load report it
     return False
   return os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+
+
+# tfds fetches dataset metadata and many datasets' files from Google Cloud Storage; if this host cannot be reached
+# there is no network for tfds, and failing at once beats its minutes of retries.
+NETWORK_PROBE_URL = "https://storage.googleapis.com/"
+NETWORK_PROBE_TIMEOUT_S = 3.0
+
+
+def network_reachable(url: str = NETWORK_PROBE_URL, timeout: float = NETWORK_PROBE_TIMEOUT_S) -> bool:
+  """Whether `url` answers (any HTTP status counts) within about `timeout` seconds, through the proxy variables
+  (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) as they are set now.
+
+  The request runs in a daemon thread that is abandoned after the timeout, because a socket timeout does not bound
+  the DNS lookup, which is what hangs on a machine without network.
+  """
+  answered: list[bool] = []
+
+  def probe():
+    try:
+      # A fresh opener: urlopen's global one keeps the proxy variables of its first use.
+      with urllib.request.build_opener().open(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+        answered.append(True)
+    except urllib.error.HTTPError:
+      answered.append(True)  # a server (or the proxy) answered
+    except (urllib.error.URLError, OSError, ValueError):
+      answered.append(False)
+
+  thread = threading.Thread(target=probe, name="network-probe", daemon=True)
+  thread.start()
+  thread.join(timeout + 1.0)
+  return bool(answered and answered[0])
+
+
+def _has_prepared_files(name: str, data_dir: str | None) -> bool:
+  """Whether some version of `name` was prepared in `data_dir` (tfds's layout: NAME/[CONFIG/]VERSION/), judged from
+  the files alone so that the check needs neither TensorFlow nor the network."""
+  root = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+  folder = os.path.join(root, name.split(":")[0])
+  return bool(glob.glob(os.path.join(glob.escape(folder), "**", "dataset_info.json"), recursive=True))
+
+
+def _check_tfds_can_download(name: str, data_dir: str | None) -> None:
+  """Fails within seconds, with the offline recipe, when `name` is neither prepared nor downloadable.
+
+  Raises:
+    FileNotFoundError: when `name` is not prepared in `data_dir` and the network cannot be reached.
+  """
+  if _has_prepared_files(name, data_dir) or network_reachable():
+    return
+  error = ConnectionError(f"no network ({NETWORK_PROBE_URL} did not answer within {NETWORK_PROBE_TIMEOUT_S:g} s)")
+  raise FileNotFoundError(_missing_data_message(name, data_dir, None, error))
 
 
 # Centre crops applied before resizing, as the usual face-GAN setups do: CelebA's 178x218 photos are cropped to the
@@ -82,6 +137,8 @@ def _crop_and_resize(tf, image, crop: int, size: tuple[int, int] | None):
 
 def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
                size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  if not manual_dir:
+    _check_tfds_can_download(name, data_dir)  # before importing TensorFlow, which alone takes many seconds
   try:
     import tensorflow as tf
     import tensorflow_datasets as tfds
@@ -238,20 +295,49 @@ def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
       images = as_uint8_images(archive["images"], path)
       labels = np.asarray(archive["labels"]) if "labels" in archive else np.zeros(len(images), np.int32)
     elif "jpeg" in archive:
-      jpeg, offsets = archive["jpeg"], archive["offsets"]
-      keep = np.ones(len(offsets) - 1, bool)
-      if "is_test" in archive:
-        keep = archive["is_test"] if split == "test" else ~archive["is_test"]
-      index = np.flatnonzero(keep)
-      images = np.stack([decode_image(jpeg[offsets[i]:offsets[i + 1]].tobytes(), f"{path} (image {i})")
-                         for i in index])
-      labels = np.asarray(archive["labels"])[index] if "labels" in archive else np.zeros(len(index), np.int32)
+      images, labels = _decode_jpeg_npz(archive, path, split)
     else:
       raise ValueError(f"{path} holds neither `images` [N, H, W, C] nor the `jpeg`/`offsets` layout; "
                        f"found keys {sorted(archive.keys())}.")
   if images.ndim == 3:
     images = images[..., None]
   return images, labels.astype(np.int32)
+
+
+def _check_jpeg_layout(archive, path: str) -> tuple[np.ndarray, np.ndarray]:
+  """(jpeg uint8 [bytes], offsets int64 [N + 1]) of a JPEG-packed npz, checked so that every slice is a file."""
+  if "offsets" not in archive:
+    raise ValueError(f"{path} holds `jpeg` but no `offsets` [N + 1]; image i must be jpeg[offsets[i]:offsets[i + 1]].")
+  jpeg, offsets = np.asarray(archive["jpeg"]), np.asarray(archive["offsets"])
+  if jpeg.ndim != 1 or jpeg.dtype != np.uint8 or offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+    raise ValueError(f"{path}: expected `jpeg` uint8 [bytes] and integer `offsets` [N + 1]; got {jpeg.dtype} "
+                     f"{jpeg.shape} and {offsets.dtype} {offsets.shape}.")
+  if len(offsets) < 2 or offsets[0] < 0 or offsets[-1] > len(jpeg) or np.any(np.diff(offsets) <= 0):
+    raise ValueError(f"{path}: `offsets` must rise strictly from >= 0 to at most len(jpeg) = {len(jpeg)}, one more "
+                     f"entry than images; they span [{offsets.min() if len(offsets) else None}, "
+                     f"{offsets.max() if len(offsets) else None}] over {len(offsets)} entries.")
+  for name in ("labels", "is_test"):
+    if name in archive and archive[name].shape != (len(offsets) - 1,):
+      raise ValueError(f"{path}: `{name}` has shape {archive[name].shape}; expected ({len(offsets) - 1},), one per "
+                       "image.")
+  return jpeg, offsets
+
+
+def _decode_jpeg_npz(archive, path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+  """Decodes the split of a JPEG-packed npz (`jpeg`, `offsets`, optional `labels`, `is_test`) once, into
+  (uint8 [N, H, W, C], labels [N]); without `is_test`, every image belongs to every split."""
+  jpeg, offsets = _check_jpeg_layout(archive, path)
+  keep = np.ones(len(offsets) - 1, bool)
+  if "is_test" in archive:
+    keep = archive["is_test"] if split == "test" else ~archive["is_test"]
+  index = np.flatnonzero(keep)
+  if not len(index):
+    raise ValueError(f"{path} holds no {split!r} images (see its `is_test`).")
+  images = [decode_image(jpeg[offsets[i]:offsets[i + 1]].tobytes(), f"{path} (image {i})") for i in index]
+  if len({im.shape for im in images}) > 1:
+    raise ValueError(f"Images in {path} differ in size or channels ({sorted({im.shape for im in images})[:3]}...).")
+  labels = np.asarray(archive["labels"])[index] if "labels" in archive else np.zeros(len(index), np.int32)
+  return np.stack(images), labels
 
 
 def _load_folder(path: str, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:

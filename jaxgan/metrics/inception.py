@@ -12,21 +12,29 @@ resized to 299x299 by bilinear interpolation with half-pixel centres and no anti
 [-1, 1]. With pytorch-fid's weights, FID values are therefore those of pytorch-fid (not of torch-fidelity, whose
 resize differs slightly, nor of the TF graph with its own resize).
 
-Weights cannot be downloaded here: pass pytorch-fid's file `pt_inception-2015-12-05-6726825d.pth` (a torch state dict,
-read without torch) or an .npz of the same state dict (`convert_to_npz`). `tests/test_inception.py` checks the
-architecture, the preprocessing and the conversion against torch's own implementation of the network, under
-deterministic test weights (to 1e-4).
+Weights: `load_inception(download=True)` (or `evaluate --download_inception`) fetches pytorch-fid's file
+`pt_inception-2015-12-05-6726825d.pth` once, checks its SHA-256 and caches it (`cache_dir`); offline, pass that file
+(a torch state dict, read without torch) or an .npz of the same state dict (`convert_to_npz`).
+`resize='clean'` swaps the resize for clean-fid's antialiased PIL bicubic one (`clean_resize`).
+`tests/test_inception.py` checks the architecture, the preprocessing and the conversion against torch's own
+implementation of the network, under deterministic test weights (to 1e-4).
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 import io
 import os
 import pickle
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Any, ClassVar, Mapping, NamedTuple, Sequence
 
 import flax.linen as nn
@@ -37,6 +45,11 @@ import tqdm
 
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_FILE}"
+# SHA-256 of that file (95,628,359 bytes); torch hub names release files by its first 8 hex digits, as here.
+FID_WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+# Overrides the cache folder ($XDG_CACHE_HOME/jaxgan, default ~/.cache/jaxgan) where downloads are kept.
+CACHE_ENV = "JAXGAN_CACHE_DIR"
+DOWNLOAD_TIMEOUT_S = 30.0
 # Where `load_inception()` looks when no path is given.
 WEIGHTS_ENV = "JAXGAN_INCEPTION_WEIGHTS"
 INPUT_SIZE = 299
@@ -192,6 +205,42 @@ class Inception(NamedTuple):
   variables: Any
 
 
+# Resize modes: pytorch-fid's bilinear without antialiasing (on device), or clean-fid's antialiased PIL bicubic.
+RESIZE_MODES = ("pytorch_fid", "clean")
+
+
+def check_resize(resize: str) -> str:
+  """`resize` if it names a mode of `RESIZE_MODES`; else a ValueError naming the choices."""
+  if resize not in RESIZE_MODES:
+    raise ValueError(f"Unknown resize mode {resize!r}; choose one of {list(RESIZE_MODES)} (pytorch_fid: bilinear "
+                     "without antialiasing, as pytorch-fid; clean: antialiased PIL bicubic, as clean-fid).")
+  return resize
+
+
+def clean_resize(images: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+  """clean-fid's resize: images [N, H, W, C] (C 1 or 3) in [0, 1] -> float32 [N, size, size, 3] in [0, 1].
+
+  As clean-fid (Parmar et al. 2022, `cleanfid/resize.py`, mode 'clean') does it: each image is quantised to uint8
+  (the PNG a generator's output becomes), every channel is resized on its own as a float ('F') PIL image with PIL's
+  bicubic filter, which antialiases when shrinking, clipped to [0, 255] and divided by 255. Greyscale is repeated
+  to RGB first. Runs on the host, image by image.
+  """
+  from PIL import Image
+
+  images = np.asarray(images, np.float32)
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"Expected images [N, H, W, 3] (or [N, H, W, 1]) in [0, 1]; got shape {images.shape}.")
+  quantised = np.rint(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+  if quantised.shape[-1] == 1:
+    quantised = np.repeat(quantised, 3, axis=-1)
+  out = np.empty((len(images), size, size, 3), np.float32)
+  for i, image in enumerate(quantised):
+    for c in range(3):
+      channel = Image.fromarray(image[..., c].astype(np.float32), mode="F")
+      out[i, ..., c] = np.asarray(channel.resize((size, size), resample=Image.BICUBIC))
+  return np.clip(out, 0.0, 255.0) / 255.0
+
+
 def preprocess(images: jax.Array) -> jax.Array:
   """images [B, H, W, 3] (or 1 channel, repeated) in [0, 1] -> [B, 299, 299, 3] in [-1, 1], as pytorch-fid.
 
@@ -212,12 +261,80 @@ def preprocess(images: jax.Array) -> jax.Array:
 # ------------------------------------------------------------------------------------------------ weights
 
 
+def cache_dir() -> Path:
+  """Where jaxgan keeps downloads: `$JAXGAN_CACHE_DIR`, else `$XDG_CACHE_HOME/jaxgan`, else `~/.cache/jaxgan`."""
+  if os.environ.get(CACHE_ENV):
+    return Path(os.environ[CACHE_ENV]).expanduser()
+  return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "jaxgan"
+
+
+def cached_weights_path(url: str = FID_WEIGHTS_URL) -> Path:
+  """Where `download_weights(url)` keeps its file: the cache folder and the URL's file name."""
+  return cache_dir() / os.path.basename(urllib.parse.urlparse(url).path)
+
+
+def _manual_recipe(url: str, target: Path) -> str:
+  return (f"On a machine with network: curl -L -o {target.name} {url}, then copy the file to {target} (or pass "
+          f"--inception_weights=PATH, or set ${WEIGHTS_ENV}=PATH).")
+
+
+def download_weights(url: str = FID_WEIGHTS_URL, sha256: str = FID_WEIGHTS_SHA256,
+                     timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+  """pytorch-fid's Inception weights in the cache folder (`cache_dir`), downloaded and checked once.
+
+  A cached file is used as it is (it was checked before it was put there). A download goes to a temporary file in
+  the cache folder and is renamed into place only when its SHA-256 equals `sha256`, so an interrupted or wrong
+  download never leaves a file behind.
+
+  Args:
+    url: where to fetch the file from (proxy variables are honoured).
+    sha256: the expected hex SHA-256 of the file.
+    timeout: seconds a connection or read may stall.
+
+  Returns:
+    The cached file's path.
+
+  Raises:
+    ConnectionError: when `url` cannot be reached, with the steps to copy the file by hand.
+    ValueError: when the download's SHA-256 is not `sha256` (nothing is cached).
+  """
+  target = cached_weights_path(url)
+  if target.is_file():
+    return target
+  target.parent.mkdir(parents=True, exist_ok=True)
+  digest = hashlib.sha256()
+  descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+  try:
+    with os.fdopen(descriptor, "wb") as out:
+      try:
+        # A fresh opener: the proxy variables are read now, not at the first urlopen of the process.
+        with urllib.request.build_opener().open(url, timeout=timeout) as response:
+          for chunk in iter(lambda: response.read(2**20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+      except (urllib.error.URLError, OSError) as error:  # HTTP errors, refused connections, DNS, timeouts
+        reason = getattr(error, "reason", None) or error
+        raise ConnectionError(f"Cannot download the FID Inception weights from {url} ({reason}). "
+                              f"{_manual_recipe(url, target)}") from None
+    if digest.hexdigest() != sha256.lower():
+      raise ValueError(f"The file downloaded from {url} has SHA-256 {digest.hexdigest()}, not the published "
+                       f"{sha256}; it was discarded (a proxy's error page or a changed file). "
+                       f"{_manual_recipe(url, target)}")
+    os.replace(temporary, target)
+  finally:
+    if os.path.exists(temporary):
+      os.unlink(temporary)
+  return target
+
+
 def _missing_weights_message(path: str | None) -> str:
-  where = f"{path} does not exist" if path else f"no weights file given and ${WEIGHTS_ENV} is not set"
-  return (f"FID Inception weights not found: {where}. This machine cannot download them. Get pytorch-fid's "
-          f"{FID_WEIGHTS_FILE} from {FID_WEIGHTS_URL} (about 91 MB, the TF 2015-12-05 Inception graph converted by "
-          f"pytorch-fid) on a machine with network access, copy it here, and pass its path (or an .npz made from it "
-          f"with jaxgan.metrics.inception.convert_to_npz), or set ${WEIGHTS_ENV}=PATH.")
+  where = f"{path} does not exist" if path else (f"no weights file given, ${WEIGHTS_ENV} is not set and "
+                                                 f"{cached_weights_path()} does not exist")
+  return (f"FID Inception weights not found: {where}. Where a network exists, run `python -m experiments.evaluate "
+          f"--download_inception` (or load_inception(download=True)) to fetch pytorch-fid's {FID_WEIGHTS_FILE} "
+          f"(about 91 MB, the TF 2015-12-05 Inception graph converted by pytorch-fid), check its SHA-256 and cache "
+          f"it. Without one: {_manual_recipe(FID_WEIGHTS_URL, cached_weights_path())} An .npz made with "
+          "jaxgan.metrics.inception.convert_to_npz works too.")
 
 
 # What to pass instead of a file that cannot be read.
@@ -483,7 +600,8 @@ def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-  """Reads the FID Inception state dict from `path` (.pth or .npz), default `$JAXGAN_INCEPTION_WEIGHTS`.
+  """Reads the FID Inception state dict from `path` (.pth or .npz), default `$JAXGAN_INCEPTION_WEIGHTS`, else the
+  downloaded file in the cache folder (`cached_weights_path`).
 
   Nothing in the file is run: a .pth is unpickled with an allow-list of the few torch names a state dict uses, and an
   .npz is read without pickles.
@@ -500,6 +618,8 @@ def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]
       holds disallowed content.
   """
   path = os.fspath(path) if path is not None else os.environ.get(WEIGHTS_ENV)
+  if not path and cached_weights_path().is_file():
+    path = str(cached_weights_path())
   if not path or not os.path.exists(path):
     raise FileNotFoundError(_missing_weights_message(path))
   if not path.endswith(".npz"):
@@ -522,13 +642,22 @@ def convert_to_npz(pth_path: str | os.PathLike, npz_path: str | os.PathLike) -> 
   np.savez(npz_path, **state_dict)
 
 
-def load_inception(path: str | os.PathLike | None = None) -> Inception:
-  """The FID Inception network with weights from `path` (.pth or .npz; default `$JAXGAN_INCEPTION_WEIGHTS`).
+def load_inception(path: str | os.PathLike | None = None, download: bool = False) -> Inception:
+  """The FID Inception network with weights from `path` (.pth or .npz; default `$JAXGAN_INCEPTION_WEIGHTS`, else
+  the cached download).
+
+  Args:
+    path: the weights file, or None.
+    download: without `path` or `$JAXGAN_INCEPTION_WEIGHTS`, fetch pytorch-fid's file into the cache folder first
+      (`download_weights`; once: later calls find it there).
 
   Raises:
     FileNotFoundError: when the weights file is missing, saying where it comes from.
-    ValueError: when the file holds another network's weights.
+    ConnectionError: with `download`, when the file cannot be fetched, saying how to copy it by hand.
+    ValueError: when the file holds another network's weights, or the download's checksum is wrong.
   """
+  if download and path is None and not os.environ.get(WEIGHTS_ENV):
+    path = download_weights()
   return Inception(FIDInceptionV3(), convert_state_dict(read_weights(path)))
 
 
@@ -548,7 +677,7 @@ def _forward(module: FIDInceptionV3, variables: Any, images: jax.Array) -> tuple
 
 
 def inception_outputs(images, inception: Inception, batch_size: int = 50, progress: bool = False,
-                      desc: str = "inception") -> tuple[np.ndarray, np.ndarray]:
+                      desc: str = "inception", resize: str = "pytorch_fid") -> tuple[np.ndarray, np.ndarray]:
   """pool3 features and logits of `images`, batched and jit-compiled (the last batch is padded).
 
   Args:
@@ -558,6 +687,7 @@ def inception_outputs(images, inception: Inception, batch_size: int = 50, progre
     batch_size: images per compiled call (fewer when there are fewer images).
     progress: show a progress bar over the batches.
     desc: the progress bar's label.
+    resize: 'pytorch_fid' (bilinear without antialiasing, `preprocess`) or 'clean' (`clean_resize`).
 
   Returns:
     (pool3 [N, 2048] float32, logits [N, 1008] float32) as numpy arrays; `jax.nn.softmax(logits)` gives the
@@ -566,10 +696,11 @@ def inception_outputs(images, inception: Inception, batch_size: int = 50, progre
   images = np.asarray(images, np.float32)
   if images.ndim != 4:
     raise ValueError(f"Expected images [N, H, W, C] in [0, 1]; got shape {images.shape}.")
+  resized = clean_resize if check_resize(resize) == "clean" else (lambda batch: batch)
   batch_size = max(1, min(batch_size, images.shape[0]))  # a small set is not padded to a full batch
   pools, logits = [], []
   for start in tqdm.tqdm(range(0, images.shape[0], batch_size), desc=desc, disable=not progress, dynamic_ncols=True):
-    batch = _preprocess(images[start:start + batch_size])
+    batch = _preprocess(resized(images[start:start + batch_size]))
     keep = batch.shape[0]
     if keep < batch_size:
       batch = jnp.concatenate([batch, jnp.zeros((batch_size - keep, *batch.shape[1:]), batch.dtype)])
