@@ -11,13 +11,15 @@ from jaxgan.nets.conditional import ConditionalCritic, ConditionalGenerator
 from jaxgan.nets.dcgan import DCGANCritic, DCGANGenerator
 from jaxgan.nets.functional import Net, functional
 from jaxgan.nets.mlp import MLPCritic, MLPGenerator
+from jaxgan.nets.resnet import ConditionalResNetCritic, ConditionalResNetGenerator, ResNetCritic, ResNetGenerator
 from jaxgan.nets.tgan import TPairCritic
 from jaxgan.nets.zoo import ZooDCGANCritic, ZooDCGANGenerator, ZooMLPGenerator
 
 GENERATORS = {"mlp": MLPGenerator, "dcgan": DCGANGenerator, "conditional": ConditionalGenerator,
-              "zoo_mlp": ZooMLPGenerator, "zoo_dcgan": ZooDCGANGenerator}
+              "zoo_mlp": ZooMLPGenerator, "zoo_dcgan": ZooDCGANGenerator,
+              "resnet": ResNetGenerator, "conditional_resnet": ConditionalResNetGenerator}
 CRITICS = {"mlp": MLPCritic, "dcgan": DCGANCritic, "tgan": TPairCritic, "conditional": ConditionalCritic,
-           "zoo_dcgan": ZooDCGANCritic,
+           "zoo_dcgan": ZooDCGANCritic, "resnet": ResNetCritic, "conditional_resnet": ConditionalResNetCritic,
            # Classifier critics return a CriticOutput (score, class_logits, features); see config.classifier.
            "ssgan": SemiSupervisedCritic, "acgan": AuxiliaryClassifierCritic}
 
@@ -64,4 +66,5 @@ def critic_uses_batch_norm(net_config: ml_collections.ConfigDict) -> bool:
 __all__ = ["Net", "functional", "build_generator", "build_critic", "critic_uses_batch_norm", "MLPGenerator", "MLPCritic",
            "DCGANGenerator", "DCGANCritic", "TPairCritic", "ConditionalGenerator", "ConditionalCritic",
            "ZooMLPGenerator", "ZooDCGANGenerator", "ZooDCGANCritic", "CriticOutput", "SemiSupervisedCritic",
-           "AuxiliaryClassifierCritic"]
+           "AuxiliaryClassifierCritic", "ResNetGenerator", "ResNetCritic", "ConditionalResNetGenerator",
+           "ConditionalResNetCritic"]
