@@ -3,7 +3,6 @@ headless Chromium (skipped, saying why, when Chromium or Playwright is missing).
 
 import http.client
 import json
-import os
 import shutil
 import threading
 import time
@@ -59,6 +58,33 @@ def test_parse_settings_names_the_bad_field():
       params.parse_settings({field: value})
   settings = params.parse_settings({"loss": "wgan_gp", **TINY})
   assert settings.resolved()["n_critic"] == 5 and settings.resolved()["d_lr"] == params.LOSS_PRESETS["wgan_gp"].lr
+
+
+def test_a_bad_value_is_named_with_the_field_and_what_is_allowed():
+  cases = [
+      ({"loss": "bogus"}, ["loss", "'bogus'", "'ns_gan'"]),
+      ({"loss": ""}, ["loss", "an empty field", "'ns_gan'"]),  # not '' (an address's unknown loss used to say that)
+      ({"prior": 3}, ["prior", "3", "'deligan'"]),
+      ({"g_width": "abc"}, ["g_width", "'abc'", "a whole number from 1 to 512"]),
+      ({"g_width": None}, ["g_width", "an empty field", "from 1 to 512"]),  # only n_critic and the rates may be null
+      ({"d_lr": -0.1}, ["d_lr", "-0.1", "a number from 1e-06 to 1"]),
+      ({"n_critic": 1.5}, ["n_critic", "1.5", "a whole number from 1 to 20"]),
+      ({"seed": 2**31}, ["seed", str(2**31), "from 0 to 2147483647"]),
+      ({"colour": "red"}, ["colour", "'red'", "'seed'"]),
+  ]
+  for raw, words in cases:
+    with pytest.raises(ValueError) as error:
+      params.parse_settings(raw)
+    message = str(error.value)
+    assert "\n" not in message and all(word in message for word in words), (raw, message)
+  assert params.parse_settings({"n_critic": None, "d_lr": None}).resolved()["n_critic"] == 1  # the preset's
+  assert params.parse_live_changes({"n_critic": 3.0, "g_lr": 2e-4}) == {"n_critic": 3, "g_lr": 2e-4}
+  live_cases = [({"d_lr": "fast"}, ["d_lr", "'fast'", "from 1e-06 to 1"]), ({"g_width": 9}, ["g_width", "n_critic"]),
+                ({}, ["n_critic", "{}"]), ("d_lr", ["'d_lr'"])]
+  for raw, words in live_cases:
+    with pytest.raises(ValueError) as error:
+      params.parse_live_changes(raw)
+    assert all(word in str(error.value) for word in words), (raw, str(error.value))
 
 
 def test_every_preset_makes_a_config_the_library_builds():
@@ -146,7 +172,8 @@ def test_page_and_options_are_served(server):
   assert [d["name"] for d in options["datasets"]] == ["ring8", "grid25", "swiss_roll", "two_moons", "drawn"]
   assert {"gan", "ns_gan", "wgan_clip", "wgan_gp", "rsgan", "t_sgan", "t_wgan", "hinge", "lsgan"} <= {
       loss["name"] for loss in options["losses"]}
-  assert {p["name"] for p in options["priors"]} == {"normal", "uniform", "deligan"}
+  assert {p["name"] for p in options["priors"]} == {"normal", "uniform", "deligan"}  # each has a latent grid
+  assert {p["name"] for p in options["priors"]} <= set(engine.LATENT_GRIDS)
 
 
 def test_frames_have_every_panel_with_their_shapes(session):
@@ -233,6 +260,31 @@ def test_bad_requests_get_an_error_json_and_the_server_lives_on(server, session)
     assert got_status == status and words in reply["error"], (path, body, got_status, reply)
   assert server.playground.get(session_id).alive
   assert _request(server, "/api/options")[0] == 200
+
+
+def test_a_set_command_reaches_the_engine_or_asks_for_a_new_run(server, session, monkeypatch):
+  session_id, stream = session
+  path = f"/api/sessions/{session_id}/command"
+  before = server.playground.get(session_id).settings
+  # An engine without set_hyperparameters: 409, and the page sends the settings (a new run) instead.
+  monkeypatch.delattr(engine.Engine, "set_hyperparameters", raising=False)
+  assert _request(server, "/api/options")[1]["live"] == []
+  status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4}})
+  assert status == 409 and "d_lr" in reply["error"], reply
+  calls = []
+  monkeypatch.setattr(engine.Engine, "set_hyperparameters", lambda self, **changes: calls.append(changes),
+                      raising=False)
+  assert _request(server, "/api/options")[1]["live"] == ["n_critic", "d_lr", "g_lr"]
+  for value, words in [({"d_lr": -1}, "d_lr must be a number from 1e-06 to 1; got -1"),
+                       ({"g_width": 16}, "'g_width' cannot change"), (None, "live change")]:
+    status, reply = _request(server, path, {"action": "set", "value": value})
+    assert status == 400 and words in reply["error"], reply
+  status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4, "n_critic": 3}})
+  assert status == 200, reply
+  frame = stream.next(lambda f: f["settings"]["d_lr"] == 2e-4)
+  assert calls == [{"d_lr": 2e-4, "n_critic": 3}]
+  assert frame["settings"] == {**before, "d_lr": 2e-4, "n_critic": 3} and frame["error"] is None
+  assert server.playground.get(session_id).settings["n_critic"] == 3
 
 
 def test_new_settings_replace_the_run(server, session):
