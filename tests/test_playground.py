@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import jax
@@ -370,8 +371,16 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       errors = []
       page.on("pageerror", lambda error: errors.append(str(error)))
       # Settings in the query string; small nets keep the test fast (the page's defaults are 64 x 3).
-      page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in RUN.items()), wait_until="domcontentloaded")
+      query = "&".join(f"{k}={v}" for k, v in RUN.items())
+      page.goto(f"{server.url}?{query}&hide=arrows", wait_until="domcontentloaded")
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
+      # The controls show the address's settings, and the page writes the run's resolved settings back to it.
+      assert page.eval_on_selector("#loss", "e => e.value") == "t_sgan"
+      assert page.eval_on_selector("#g_width", "e => e.value") == "8"
+      assert not page.is_checked("#show-arrows") and page.is_checked("#show-heat")
+      address = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+      assert address["d_lr"] == [str(params.LOSS_PRESETS["t_sgan"].lr)] and address["n_critic"] == ["1"], page.url
+      assert address["hide"] == ["arrows"] and address["prior"] == ["deligan"] and "autoplay" not in address
       blank = page.evaluate("document.getElementById('main-canvas').toDataURL()")
       page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
       page.wait_for_function("Number(document.getElementById('steps').textContent) > 50", timeout=120_000)
@@ -387,6 +396,14 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       assert colours > 50, "the canvas looks blank"
       page.wait_for_function("Number(document.getElementById('steps-per-s').textContent) > 0", timeout=60_000)
       rates = page.inner_text(".counters")
+      # Every chart names its axes (drawn on the canvas; the names are also in its data- attributes).
+      axes = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('canvas')].map(
+        (c) => [c.id, [c.dataset.xLabel, c.dataset.yLabel]]))""")
+      assert axes == {"main-canvas": ["x₁", "x₂"], "latent-canvas": ["z₁", "z₂"],
+                      "modes-chart": ["training step", "modes (of 8)"],
+                      "coverage-chart": ["training step", "fraction (0–1)"],
+                      "loss-chart": ["training step", "loss (per sample)"],
+                      "w-chart": ["training step", "gap (critic units)"]}, axes
       page.select_option("#loss", "wgan_gp", no_wait_after=True)
       page.wait_for_function("document.getElementById('model-overview').textContent.includes('WGAN-GP')",
                              timeout=60_000)
@@ -396,10 +413,35 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       page.screenshot(path=str(tmp_path / "playground.png"))
       assert not errors, errors
       assert page.inner_text("#error") == ""
+      # Round trip: change controls (a seed and a layer: the same compiled program), then open the address they
+      # wrote, with autoplay=1: the same controls, and training starts without a click.
+      page.fill("#seed", "7", no_wait_after=True)
+      page.dispatch_event("#seed", "change")
+      page.uncheck("#show-real", no_wait_after=True)
+      page.wait_for_function("location.search.includes('seed=7') && location.search.includes('hide=real,arrows')",
+                             timeout=60_000)
+      address = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+      assert address["loss"] == ["wgan_gp"] and address["n_critic"] == ["5"], page.url
+      page.goto(page.url + "&autoplay=1", wait_until="domcontentloaded")
+      page.wait_for_function("Number(document.getElementById('steps').textContent) > 0", timeout=120_000)
+      assert page.evaluate("[...'loss,seed,n_critic,g_width'.split(',')].map((id) => $(id).value)") == [
+          "wgan_gp", "7", "5", "8"]
+      assert not page.is_checked("#show-real") and not page.is_checked("#show-arrows")
+      assert "autoplay=1" in page.url and "seed=7" in page.url
       page.fill("#g_lr", "-1", no_wait_after=True)  # a bad setting: a message on the page, the run goes on
       page.dispatch_event("#g_lr", "change")
       page.wait_for_function("document.getElementById('error').textContent.includes('g_lr must be')", timeout=30_000)
       assert server.playground.get(page.evaluate("app.session")).alive
       print(f"\nbrowser test, T-SGAN: {rates}\nbrowser test, WGAN-GP: {page.inner_text('.counters')}")
+      # An address with bad values: the message names each, as written, until its control is changed.
+      page.goto(f"{server.url}?loss=bogus&g_width=abc&colour=red", wait_until="domcontentloaded")
+      page.wait_for_function("document.getElementById('error').textContent.includes('bogus')", timeout=30_000)
+      assert "Unknown loss 'bogus'; choose one of" in page.inner_text("#error")
+      assert "Ignored in the address: colour=red" in page.inner_text("#error")
+      page.select_option("#loss", "ns_gan", no_wait_after=True)
+      page.wait_for_function("document.getElementById('error').textContent.includes('g_width')", timeout=30_000)
+      assert "g_width must be a whole number from 1 to 512; got 'abc'." in page.inner_text("#error")
+      assert "colour" not in page.inner_text("#error")
+      assert not errors, errors
     finally:
       browser.close()
