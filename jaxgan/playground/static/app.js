@@ -333,6 +333,10 @@ function drawMain() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
   const showFrame = frame && frame.real && frame.extent === extent;
+  ctx.save();  // the layers stay inside the square, clear of the axes' labels around it
+  ctx.beginPath();
+  ctx.rect(view.x(-extent), view.y(extent), 2 * extent * view.scale, 2 * extent * view.scale);
+  ctx.clip();
   if (showFrame) {
     if ($("show-heat").checked) drawHeat(ctx, frame, view);
     if ($("show-manifold").checked) drawLines(ctx, frame.manifold, view, COLORS.grid, 1);
@@ -341,6 +345,7 @@ function drawMain() {
     if ($("show-arrows").checked) drawArrows(ctx, frame, view);
   }
   if (drawing) drawPoints(ctx, app.drawn, view, "rgba(0,0,0,0.6)", 3);
+  ctx.restore();
   ctx.strokeStyle = "#eee"; ctx.lineWidth = 1;
   ctx.strokeRect(view.x(-extent), view.y(extent), 2 * extent * view.scale, 2 * extent * view.scale);
   drawAxes(canvas, view, [-extent, extent, -extent, extent], ["x₁", "x₂"], "data space");
@@ -381,6 +386,10 @@ function drawLatent() {
   if (!frame || !frame.latent_grid) return;
   const box = bounds(frame.latent_grid, 0.15), view = makeView(canvas, box, 16);
   drawAxes(canvas, view, box, ["z₁", "z₂"], "latent space");
+  ctx.save();
+  const [x0, x1, y0, y1] = box.map((v, i) => (i < 2 ? view.x(v) : view.y(v)));
+  ctx.beginPath(); ctx.rect(x0, y1, x1 - x0, y0 - y1);
+  ctx.clip();
   drawLines(ctx, frame.latent_grid, view, COLORS.grid, 1);
   drawPoints(ctx, frame.latent, view, COLORS.fake, 1.8);
   if (frame.latent_means) {
@@ -397,6 +406,7 @@ function drawLatent() {
   } else {
     $("latent-note").textContent = "Latent samples z of the fake points; the grid is mapped to the manifold.";
   }
+  ctx.restore();
 }
 
 // A line chart of app.history against the training step, with its axes named: options.yLabel (with units), and
@@ -433,7 +443,7 @@ function drawChart(canvas, series, options) {
   const u0 = points[0].updates, u1 = Math.max(u0 + 1, points[points.length - 1].updates);
   const x = (p) => left + ((p.updates - u0) / (u1 - u0)) * (w - left - right);
   const y = (v) => h - bottom - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (h - top - bottom);
-  const label = (v) => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toPrecision(3));
+  const label = (v) => (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toPrecision(3));
   ctx.fillStyle = "#888"; ctx.textAlign = "right";
   ctx.fillText(label(hi), left - 3, y(hi) + 8); ctx.fillText(label(lo), left - 3, y(lo));
   ctx.textAlign = "left"; ctx.fillText(String(points[0].steps), left, h - bottom + 11);
