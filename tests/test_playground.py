@@ -3,11 +3,11 @@ headless Chromium (skipped, saying why, when Chromium or Playwright is missing).
 
 import http.client
 import json
-import os
 import shutil
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import jax
@@ -59,6 +59,33 @@ def test_parse_settings_names_the_bad_field():
       params.parse_settings({field: value})
   settings = params.parse_settings({"loss": "wgan_gp", **TINY})
   assert settings.resolved()["n_critic"] == 5 and settings.resolved()["d_lr"] == params.LOSS_PRESETS["wgan_gp"].lr
+
+
+def test_a_bad_value_is_named_with_the_field_and_what_is_allowed():
+  cases = [
+      ({"loss": "bogus"}, ["loss", "'bogus'", "'ns_gan'"]),
+      ({"loss": ""}, ["loss", "an empty field", "'ns_gan'"]),  # not '' (an address's unknown loss used to say that)
+      ({"prior": 3}, ["prior", "3", "'deligan'"]),
+      ({"g_width": "abc"}, ["g_width", "'abc'", "a whole number from 1 to 512"]),
+      ({"g_width": None}, ["g_width", "an empty field", "from 1 to 512"]),  # only n_critic and the rates may be null
+      ({"d_lr": -0.1}, ["d_lr", "-0.1", "a number from 1e-06 to 1"]),
+      ({"n_critic": 1.5}, ["n_critic", "1.5", "a whole number from 1 to 20"]),
+      ({"seed": 2**31}, ["seed", str(2**31), "from 0 to 2147483647"]),
+      ({"colour": "red"}, ["colour", "'red'", "'seed'"]),
+  ]
+  for raw, words in cases:
+    with pytest.raises(ValueError) as error:
+      params.parse_settings(raw)
+    message = str(error.value)
+    assert "\n" not in message and all(word in message for word in words), (raw, message)
+  assert params.parse_settings({"n_critic": None, "d_lr": None}).resolved()["n_critic"] == 1  # the preset's
+  assert params.parse_live_changes({"n_critic": 3.0, "g_lr": 2e-4}) == {"n_critic": 3, "g_lr": 2e-4}
+  live_cases = [({"d_lr": "fast"}, ["d_lr", "'fast'", "from 1e-06 to 1"]), ({"g_width": 9}, ["g_width", "n_critic"]),
+                ({}, ["n_critic", "{}"]), ("d_lr", ["'d_lr'"])]
+  for raw, words in live_cases:
+    with pytest.raises(ValueError) as error:
+      params.parse_live_changes(raw)
+    assert all(word in str(error.value) for word in words), (raw, str(error.value))
 
 
 def test_every_preset_makes_a_config_the_library_builds():
@@ -146,7 +173,8 @@ def test_page_and_options_are_served(server):
   assert [d["name"] for d in options["datasets"]] == ["ring8", "grid25", "swiss_roll", "two_moons", "drawn"]
   assert {"gan", "ns_gan", "wgan_clip", "wgan_gp", "rsgan", "t_sgan", "t_wgan", "hinge", "lsgan"} <= {
       loss["name"] for loss in options["losses"]}
-  assert {p["name"] for p in options["priors"]} == {"normal", "uniform", "deligan"}
+  assert {p["name"] for p in options["priors"]} == {"normal", "uniform", "deligan"}  # each has a latent grid
+  assert {p["name"] for p in options["priors"]} <= set(engine.LATENT_GRIDS)
 
 
 def test_frames_have_every_panel_with_their_shapes(session):
@@ -235,6 +263,31 @@ def test_bad_requests_get_an_error_json_and_the_server_lives_on(server, session)
   assert _request(server, "/api/options")[0] == 200
 
 
+def test_a_set_command_reaches_the_engine_or_asks_for_a_new_run(server, session, monkeypatch):
+  session_id, stream = session
+  path = f"/api/sessions/{session_id}/command"
+  before = server.playground.get(session_id).settings
+  # An engine without set_hyperparameters: 409, and the page sends the settings (a new run) instead.
+  monkeypatch.delattr(engine.Engine, "set_hyperparameters", raising=False)
+  assert _request(server, "/api/options")[1]["live"] == []
+  status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4}})
+  assert status == 409 and "d_lr" in reply["error"], reply
+  calls = []
+  monkeypatch.setattr(engine.Engine, "set_hyperparameters", lambda self, **changes: calls.append(changes),
+                      raising=False)
+  assert _request(server, "/api/options")[1]["live"] == ["n_critic", "d_lr", "g_lr"]
+  for value, words in [({"d_lr": -1}, "d_lr must be a number from 1e-06 to 1; got -1"),
+                       ({"g_width": 16}, "'g_width' cannot change"), (None, "live change")]:
+    status, reply = _request(server, path, {"action": "set", "value": value})
+    assert status == 400 and words in reply["error"], reply
+  status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4, "n_critic": 3}})
+  assert status == 200, reply
+  frame = stream.next(lambda f: f["settings"]["d_lr"] == 2e-4)
+  assert calls == [{"d_lr": 2e-4, "n_critic": 3}]
+  assert frame["settings"] == {**before, "d_lr": 2e-4, "n_critic": 3} and frame["error"] is None
+  assert server.playground.get(session_id).settings["n_critic"] == 3
+
+
 def test_new_settings_replace_the_run(server, session):
   session_id, stream = session
   status, reply = _request(server, f"/api/sessions/{session_id}/settings", RUN_WGAN_GP)
@@ -318,8 +371,16 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       errors = []
       page.on("pageerror", lambda error: errors.append(str(error)))
       # Settings in the query string; small nets keep the test fast (the page's defaults are 64 x 3).
-      page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in RUN.items()), wait_until="domcontentloaded")
+      query = "&".join(f"{k}={v}" for k, v in RUN.items())
+      page.goto(f"{server.url}?{query}&hide=arrows", wait_until="domcontentloaded")
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
+      # The controls show the address's settings, and the page writes the run's resolved settings back to it.
+      assert page.eval_on_selector("#loss", "e => e.value") == "t_sgan"
+      assert page.eval_on_selector("#g_width", "e => e.value") == "8"
+      assert not page.is_checked("#show-arrows") and page.is_checked("#show-heat")
+      address = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+      assert address["d_lr"] == [str(params.LOSS_PRESETS["t_sgan"].lr)] and address["n_critic"] == ["1"], page.url
+      assert address["hide"] == ["arrows"] and address["prior"] == ["deligan"] and "autoplay" not in address
       blank = page.evaluate("document.getElementById('main-canvas').toDataURL()")
       page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
       page.wait_for_function("Number(document.getElementById('steps').textContent) > 50", timeout=120_000)
@@ -335,6 +396,14 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       assert colours > 50, "the canvas looks blank"
       page.wait_for_function("Number(document.getElementById('steps-per-s').textContent) > 0", timeout=60_000)
       rates = page.inner_text(".counters")
+      # Every chart names its axes (drawn on the canvas; the names are also in its data- attributes).
+      axes = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('canvas')].map(
+        (c) => [c.id, [c.dataset.xLabel, c.dataset.yLabel]]))""")
+      assert axes == {"main-canvas": ["x₁", "x₂"], "latent-canvas": ["z₁", "z₂"],
+                      "modes-chart": ["training step", "modes (of 8)"],
+                      "coverage-chart": ["training step", "fraction (0–1)"],
+                      "loss-chart": ["training step", "loss (per sample)"],
+                      "w-chart": ["training step", "gap (critic units)"]}, axes
       page.select_option("#loss", "wgan_gp", no_wait_after=True)
       page.wait_for_function("document.getElementById('model-overview').textContent.includes('WGAN-GP')",
                              timeout=60_000)
@@ -344,10 +413,35 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       page.screenshot(path=str(tmp_path / "playground.png"))
       assert not errors, errors
       assert page.inner_text("#error") == ""
+      # Round trip: change controls (a seed and a layer: the same compiled program), then open the address they
+      # wrote, with autoplay=1: the same controls, and training starts without a click.
+      page.fill("#seed", "7", no_wait_after=True)
+      page.dispatch_event("#seed", "change")
+      page.uncheck("#show-real", no_wait_after=True)
+      page.wait_for_function("location.search.includes('seed=7') && location.search.includes('hide=real,arrows')",
+                             timeout=60_000)
+      address = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+      assert address["loss"] == ["wgan_gp"] and address["n_critic"] == ["5"], page.url
+      page.goto(page.url + "&autoplay=1", wait_until="domcontentloaded")
+      page.wait_for_function("Number(document.getElementById('steps').textContent) > 0", timeout=120_000)
+      assert page.evaluate("[...'loss,seed,n_critic,g_width'.split(',')].map((id) => $(id).value)") == [
+          "wgan_gp", "7", "5", "8"]
+      assert not page.is_checked("#show-real") and not page.is_checked("#show-arrows")
+      assert "autoplay=1" in page.url and "seed=7" in page.url
       page.fill("#g_lr", "-1", no_wait_after=True)  # a bad setting: a message on the page, the run goes on
       page.dispatch_event("#g_lr", "change")
       page.wait_for_function("document.getElementById('error').textContent.includes('g_lr must be')", timeout=30_000)
       assert server.playground.get(page.evaluate("app.session")).alive
       print(f"\nbrowser test, T-SGAN: {rates}\nbrowser test, WGAN-GP: {page.inner_text('.counters')}")
+      # An address with bad values: the message names each, as written, until its control is changed.
+      page.goto(f"{server.url}?loss=bogus&g_width=abc&colour=red", wait_until="domcontentloaded")
+      page.wait_for_function("document.getElementById('error').textContent.includes('bogus')", timeout=30_000)
+      assert "Unknown loss 'bogus'; choose one of" in page.inner_text("#error")
+      assert "Ignored in the address: colour=red" in page.inner_text("#error")
+      page.select_option("#loss", "ns_gan", no_wait_after=True)
+      page.wait_for_function("document.getElementById('error').textContent.includes('g_width')", timeout=30_000)
+      assert "g_width must be a whole number from 1 to 512; got 'abc'." in page.inner_text("#error")
+      assert "colour" not in page.inner_text("#error")
+      assert not errors, errors
     finally:
       browser.close()

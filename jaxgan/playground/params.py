@@ -65,6 +65,8 @@ LOSS_PRESETS: dict[str, LossPreset] = {
     "lsgan": LossPreset("LSGAN", "lsgan"),
 }
 
+# The priors the page offers: those of `jaxgan.priors.PRIORS` whose latent square the manifold panel knows how to
+# draw (`engine.LATENT_GRIDS`); a prior added to the library appears here once it has both.
 PRIOR_LABELS = {"normal": "Normal N(0, I)", "uniform": "Uniform [-1, 1]²", "deligan": "DeLiGAN mixture (learned)"}
 DELIGAN_COMPONENTS = 50  # as the DeLiGAN paper and experiments/configs/deligan_toy.py
 
@@ -81,6 +83,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "seed": (0, 2**31 - 1),
 }
 _INTEGER_FIELDS = {"n_critic", "g_width", "g_depth", "d_width", "d_depth", "batch_size", "seed"}
+# What a running session can take without restarting (`parse_live_changes`); null for them means the preset's default.
+LIVE_FIELDS = ("n_critic", "d_lr", "g_lr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,16 +120,31 @@ class Settings:
     return fields
 
 
+def _shown(value: Any) -> str:
+  """A value as an error message quotes it: an empty field says so rather than showing '' or None."""
+  if value is None or (isinstance(value, str) and not value.strip()):
+    return "an empty field"
+  return repr(value)
+
+
+def _limit(value: float) -> str:
+  return str(int(value)) if value == int(value) and abs(value) >= 1 else f"{value:g}"
+
+
 def _number(name: str, value: Any) -> float | int:
+  """`value` checked against `LIMITS[name]` (an int for `_INTEGER_FIELDS`). Raises `ValueError` naming the field, the
+  bad value and the allowed range, whatever is wrong with it (not a number, not whole, out of range)."""
+  low, high = LIMITS[name]
+  kind = "a whole number" if name in _INTEGER_FIELDS else "a number"
+  problem = ValueError(f"{name} must be {kind} from {_limit(low)} to {_limit(high)}; got {_shown(value)}.")
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-    raise ValueError(f"{name} must be a number; got {value!r}.")
+    raise problem
   if name in _INTEGER_FIELDS:
     if value != int(value):
-      raise ValueError(f"{name} must be a whole number; got {value!r}.")
+      raise problem
     value = int(value)
-  low, high = LIMITS[name]
   if not low <= value <= high:
-    raise ValueError(f"{name} must be between {low:g} and {high:g}; got {value:g}.")
+    raise problem
   return value
 
 
@@ -133,33 +152,55 @@ def parse_settings(raw: Any) -> Settings:
   """Checks what the page sent.
 
   Args:
-    raw: a JSON object with any of `Settings`' fields; absent fields keep their defaults.
+    raw: a JSON object with any of `Settings`' fields; absent fields keep their defaults. n_critic and the learning
+      rates may be null (the preset's default); the other numbers may not.
 
   Returns:
     The `Settings`.
 
   Raises:
-    ValueError: naming the field and what it may be.
+    ValueError: one line naming the field, the bad value and what it may be.
   """
   if not isinstance(raw, dict):
-    raise ValueError("Settings must be a JSON object.")
+    raise ValueError(f"Settings must be a JSON object; got {type(raw).__name__}.")
   allowed = [field.name for field in dataclasses.fields(Settings)]
-  unknown = sorted(set(raw) - set(allowed))
+  unknown = sorted(set(raw) - set(allowed), key=str)
   if unknown:
-    raise ValueError(f"Unknown setting(s) {unknown}; allowed: {allowed}.")
+    raise ValueError(f"Unknown setting {unknown[0]!r} (= {_shown(raw[unknown[0]])}); allowed: {allowed}.")
   fields = dict(raw)
-  choices = {"data": list(datasets.DATASETS), "loss": list(LOSS_PRESETS), "prior": list(PRIORS)}
+  choices = {"data": list(datasets.DATASETS), "loss": list(LOSS_PRESETS), "prior": [p for p in PRIORS if p in PRIOR_LABELS]}
   for name, options in choices.items():
-    if name in fields and fields[name] not in options:
-      raise ValueError(f"Unknown {name} {fields[name]!r}; choose one of {options}.")
+    if name in fields and not (isinstance(fields[name], str) and fields[name] in options):
+      raise ValueError(f"Unknown {name} {_shown(fields[name])}; choose one of {options}.")
   for name in LIMITS:
-    if fields.get(name) is not None:
+    if name in fields and (fields[name] is not None or name not in LIVE_FIELDS):
       fields[name] = _number(name, fields[name])
   if fields.get("data") == "drawn":
     fields["points"] = tuple(map(tuple, datasets.check_points(fields.get("points")).tolist()))
   else:
     fields["points"] = None  # points only matter to the drawn dataset
   return Settings(**fields)
+
+
+def parse_live_changes(raw: Any) -> dict[str, float | int]:
+  """Checks a change of the settings a run takes without restarting (`LIVE_FIELDS`).
+
+  Args:
+    raw: a JSON object with one or more of `LIVE_FIELDS`, e.g. {"d_lr": 0.0002}.
+
+  Returns:
+    The checked values (n_critic an int).
+
+  Raises:
+    ValueError: one line naming the field, the bad value and what it may be.
+  """
+  if not isinstance(raw, dict) or not raw:
+    raise ValueError(f"A live change is a JSON object with one or more of {list(LIVE_FIELDS)}; got {_shown(raw)}.")
+  unknown = sorted(set(raw) - set(LIVE_FIELDS), key=str)
+  if unknown:
+    raise ValueError(f"{unknown[0]!r} cannot change while a run goes on; only {list(LIVE_FIELDS)} can (the other "
+                     "settings start a new run).")
+  return {name: _number(name, value) for name, value in raw.items()}
 
 
 def make_config(settings: Settings, base: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -210,7 +251,7 @@ def options() -> dict[str, Any]:
       "datasets": [{"name": name, "label": datasets.LABELS[name]} for name in datasets.DATASETS],
       "losses": [{"name": name, "label": p.label, "n_critic": p.n_critic, "lr": p.lr}
                  for name, p in LOSS_PRESETS.items()],
-      "priors": [{"name": name, "label": PRIOR_LABELS.get(name, name)} for name in PRIORS],
+      "priors": [{"name": name, "label": PRIOR_LABELS[name]} for name in PRIORS if name in PRIOR_LABELS],
       "limits": LIMITS,
       "defaults": defaults.resolved(),
       "drawn_extent": datasets.DRAWN_EXTENT,

@@ -4,10 +4,13 @@ Standard library only (`http.server.ThreadingHTTPServer`): each request, and eac
 thread; training runs in the sessions' threads. Routes:
 
     GET  /                                   the page (static/index.html; static/app.js beside it)
-    GET  /api/options                        what the pickers offer, defaults and limits
+    GET  /api/options                        what the pickers offer, defaults, limits, settings changed live
     POST /api/sessions                       {settings} -> {"session": id, "settings": resolved settings}
     POST /api/sessions/<id>/settings         {settings}: a new run in the same session (paused)
-    POST /api/sessions/<id>/command          {"action": play|pause|step|step_d|step_g|reset|speed, "value": ...}
+    POST /api/sessions/<id>/command          {"action": play|pause|step|step_d|step_g|reset|speed, "value": ...},
+                                             or {"action": "set", "value": {"d_lr"|"g_lr"|"n_critic": ...}}: a
+                                             change the run takes without restarting (409 where it cannot: the page
+                                             then sends the settings)
     POST /api/sessions/<id>/close            ends the session (the page sends it when the tab closes)
     GET  /api/sessions/<id>/events           text/event-stream of JSON frames, at most 10 per second
 
@@ -36,7 +39,7 @@ import ml_collections
 
 from jaxgan.playground import datasets, params
 from jaxgan.playground.engine import Engine, Program
-from jaxgan.playground.session import Session
+from jaxgan.playground.session import LiveChangeUnsupported, Session
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +304,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self._send(file.read_bytes(), _CONTENT_TYPES[suffix])
 
   def _options(self) -> None:
-    self._send_json(params.options())
+    # "live": the settings a control changes in the running run ("set"); the others start a new run.
+    live = list(params.LIVE_FIELDS) if callable(getattr(Engine, "set_hyperparameters", None)) else []
+    self._send_json({**params.options(), "live": live})
 
   def _create(self) -> None:
     session = self.server.playground.create(self._read_json())
@@ -320,6 +325,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       raise RequestError(400, 'A command is {"action": ..., "value": ...}.')
     try:
       session.command(body["action"], body.get("value"))
+    except LiveChangeUnsupported as error:
+      raise RequestError(409, str(error)) from None
     except (ValueError, TypeError, RecursionError) as error:
       raise RequestError(400, str(error) if isinstance(error, ValueError) else
                          f'A command is {{"action": ..., "value": ...}} ({type(error).__name__}).') from None

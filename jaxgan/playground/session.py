@@ -1,10 +1,11 @@
 """One browser tab's run: an `Engine` driven by a background thread, and the latest frame for its event streams.
 
 The thread owns the engine (JAX state is touched by no other thread). Requests reach it as commands on a queue:
-play, pause, the three single-step buttons, reset, a speed limit, and a new engine when the settings change. While
-playing it trains as fast as it can (or at the chosen steps/s) and renders a frame at most every `FRAME_INTERVAL_S`,
-so the page stays smooth however fast training runs. Each frame is encoded to JSON once; every stream attached to
-the session waits on a condition for the next one and skips frames it was too slow for.
+play, pause, the three single-step buttons, reset, a speed limit, a live change of the learning rates or n_critic
+("set", handed to `Engine.set_hyperparameters` where the engine has it), and a new engine when other settings change.
+While playing it trains as fast as it can (or at the chosen steps/s) and renders a frame at most every
+`FRAME_INTERVAL_S`, so the page stays smooth however fast training runs. Each frame is encoded to JSON once; every
+stream attached to the session waits on a condition for the next one and skips frames it was too slow for.
 
 A session ends when `close()` is called or when no stream has been attached for `idle_timeout_s` (the tab was
 closed), so closing one tab stops its training and nothing else.
@@ -21,12 +22,18 @@ import traceback
 import uuid
 from typing import Any
 
+from jaxgan.playground import params
 from jaxgan.playground.engine import Engine
 
 log = logging.getLogger(__name__)
 
 FRAME_INTERVAL_S = 0.1  # at most 10 frames per second
 ACTIONS = ("play", "pause", "step", "step_d", "step_g", "reset")
+
+
+class LiveChangeUnsupported(ValueError):
+  """A 'set' command for a run whose engine cannot change its hyperparameters while it goes on (no
+  `set_hyperparameters`): the caller starts a new run with the settings instead."""
 
 
 class Session:
@@ -68,17 +75,30 @@ class Session:
   def alive(self) -> bool:
     return self._thread.is_alive() and not self._stopped.is_set()
 
+  @property
+  def can_set_live(self) -> bool:
+    """Whether this session's run takes a 'set' command (its engine has `set_hyperparameters`); where it does not,
+    the page starts a new run for those settings instead."""
+    return callable(getattr(self._engine, "set_hyperparameters", None))
+
   def command(self, action: str, value: Any = None) -> None:
-    """Queues a toolbar action (`ACTIONS`), or 'speed' with a steps/s limit (0: none).
+    """Queues a toolbar action (`ACTIONS`), 'speed' with a steps/s limit (0: none), or 'set' with a live change of
+    `params.LIVE_FIELDS` (e.g. {"d_lr": 2e-4}), which the run takes without restarting.
 
     Raises:
-      ValueError: for an unknown action or a bad speed.
+      ValueError: for an unknown action, a bad speed or a bad change.
+      LiveChangeUnsupported: (a ValueError) for 'set' on a run that cannot take it.
     """
     if action == "speed":
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1000:
         raise ValueError(f"speed must be a number of steps per second in [0, 1000] (0: no limit); got {value!r}.")
+    elif action == "set":
+      value = params.parse_live_changes(value)
+      if not self.can_set_live:
+        raise LiveChangeUnsupported(f"This run cannot change {', '.join(value)} while it goes on; send the settings "
+                                    "instead (a new run).")
     elif action not in ACTIONS:
-      raise ValueError(f"Unknown action {action!r}; use one of {list(ACTIONS) + ['speed']}.")
+      raise ValueError(f"Unknown action {action!r}; use one of {list(ACTIONS) + ['speed', 'set']}.")
     self._commands.put((action, value))
 
   def replace(self, engine: Engine, settings: dict[str, Any]) -> None:
@@ -193,9 +213,10 @@ class Session:
         "step_g": lambda: self._guarded(engine.step_generator),
         "reset": lambda: self._guarded(engine.reset),
         "speed": lambda: setattr(self, "_max_steps_per_s", float(value)),
+        "set": lambda: self._set(value),
         "replace": lambda: self._replace(*value),
     }
-    if action in ("play", "step", "step_d", "step_g", "reset", "replace"):
+    if action in ("play", "step", "step_d", "step_g", "reset", "set", "replace"):
       self._error = None
     handlers[action]()
 
@@ -203,6 +224,18 @@ class Session:
     self._engine, self._settings, self._playing = engine, settings, False
     self._needs_warm_up = True
     self._guarded(engine.reset)
+
+  def _set(self, changes: dict[str, Any]) -> None:
+    """Hands a live change to the engine; the run goes on (playing or not) with the new values, or, if the engine
+    refuses them, with the old ones and the reason on the page."""
+    try:
+      self._engine.set_hyperparameters(**changes)
+    except Exception as error:
+      log.exception("Session %s: could not set %r", self.id, changes)
+      self._error = (f"Could not change {', '.join(changes)} (the run goes on as it was): "
+                     f"{type(error).__name__}: {error}")
+      return
+    self._settings = {**self._settings, **changes}
 
   def _guarded(self, fn) -> None:
     """Runs a training call; an error pauses the run and goes to the page instead of ending the thread."""
