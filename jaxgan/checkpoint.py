@@ -59,6 +59,18 @@ def _is_no_space(error: BaseException | None) -> bool:
   return False
 
 
+class _NoSpaceFilter(logging.Filter):
+  """Drops orbax's (absl's) log records of a full disk: its background threads log the error with a traceback as
+  it happens, then the main thread gets the same error, which `Checkpointer` reports in one line."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    error = record.exc_info[1] if record.exc_info else None
+    return not (_is_no_space(error) or "No space left on device" in record.getMessage())
+
+
+_NO_SPACE_FILTER = _NoSpaceFilter()
+
+
 @contextlib.contextmanager
 def _orbax_quiet() -> Iterator[None]:
   """Mutes orbax's (absl's) error logging: after one clear error its background threads repeat it hundreds of
@@ -81,10 +93,12 @@ class Checkpointer:
     max_to_keep: how many checkpoints to keep.
     best_metric: keep by this metric (each `save` must then pass `metrics` holding it) instead of by recency.
     best_mode: "min" or "max": which values of `best_metric` are better.
+    resumes_from: the checkpointer a rerun resumes from, whose last complete step a disk-full error names
+      (default: this one; a run's best checkpoints name its regular ones).
   """
 
   def __init__(self, directory: str | os.PathLike, max_to_keep: int = 3, best_metric: str | None = None,
-               best_mode: str = "min"):
+               best_mode: str = "min", resumes_from: Checkpointer | None = None):
     if best_mode not in ("min", "max"):
       raise ValueError(f"config.best_mode must be 'min' or 'max'; got {best_mode!r}.")
     by_metric = {}
@@ -97,6 +111,9 @@ class Checkpointer:
     self.manager = ocp.CheckpointManager(os.path.abspath(self.directory), options=options)
     self._pending_step: int | None = None  # the step of the save that may still be in flight
     self._failed = False  # a save failed and was reported; close() then stays quiet
+    self._resumes_from = resumes_from or self
+    if _NO_SPACE_FILTER not in logging.getLogger("absl").filters:
+      logging.getLogger("absl").addFilter(_NO_SPACE_FILTER)
 
   def latest_step(self) -> int | None:
     """The newest saved step, or None."""
@@ -143,9 +160,12 @@ class Checkpointer:
     if not _is_no_space(error):
       return error
     self._failed = True
-    step = self._pending_step if step is None else step
-    complete = self.complete_steps()
-    last = f"step {complete[-1]}" if complete else "none"
+    with _orbax_quiet(), contextlib.suppress(Exception):
+      self.manager.wait_until_finished()  # so an earlier save still in flight counts as complete
+    complete = self._resumes_from.complete_steps()
+    if step is None or (self._pending_step is not None and self._pending_step not in self.complete_steps()):
+      step = self._pending_step  # the error is the previous, asynchronous save's, surfacing now
+    last = f"step {complete[-1]} (in {self._resumes_from.directory})" if complete else "none"
     return CheckpointSaveError(
         f"No space left on device while saving checkpoint step {step} in {self.directory}; the last complete "
         f"checkpoint is {last}. Free some space and rerun the same command to resume.")
