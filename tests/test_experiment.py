@@ -330,6 +330,7 @@ def test_after_a_corrupt_newest_checkpoint_later_saves_land_and_resume_from_the_
   names = [p.name for p in (tmp_path / "checkpoints").iterdir()]
   assert _steps_on_disk(tmp_path / "checkpoints") == [4, 6, 8]
   assert [n for n in names if n.startswith("4.corrupt-")], names  # moved aside, not deleted
+  assert int(_restore_step_any(tmp_path / "checkpoints", c, 4).step) == 4  # step 4 was saved again, readable
   state, step = _restore(tmp_path, c)
   assert step == 8 and int(state.step) == 8
 
