@@ -6,6 +6,9 @@ so a run resumed from a checkpoint at step t continues exactly as if it had neve
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import functools
 import json
 import logging
@@ -26,8 +29,8 @@ import numpy as np
 import tqdm
 
 from jaxgan import data as data_lib
-from jaxgan import diagnostics, eval_hook, parallel, plots
-from jaxgan.checkpoint import Checkpointer
+from jaxgan import diagnostics, eval_hook, nets, parallel, plots
+from jaxgan.checkpoint import Checkpointer, all_finite
 from jaxgan.data.prefetch import Prefetcher
 from jaxgan.optim import learning_rate_schedule
 from jaxgan.summary import SummaryWriter
@@ -55,6 +58,21 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.max_train_minutes must be >= 0 (0: no limit); got {budget}.")
   if config.parallel not in PARALLEL_MODES:
     raise ValueError(f"config.parallel={config.parallel!r} is not supported; choose one of {PARALLEL_MODES}.")
+  for path, value in _weights_and_rates(config):
+    if not math.isfinite(value) or value < 0 or (path.endswith("learning_rate") and value == 0):
+      need = "a positive number" if path.endswith("learning_rate") else "a number >= 0"
+      raise ValueError(f"config.{path} must be {need}; got {value}.")
+
+
+def _weights_and_rates(config: ml_collections.ConfigDict, prefix: str = "") -> list[tuple[str, float]]:
+  """Every numeric `*learning_rate` and `*weight` field, with its dotted path (a NaN or inf there trains garbage)."""
+  found = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      found += _weights_and_rates(value, f"{prefix}{key}.")
+    elif key.endswith(("learning_rate", "weight")) and isinstance(value, (int, float)) and not isinstance(value, bool):
+      found.append((f"{prefix}{key}", float(value)))
+  return found
 
 
 def _check_workdir(workdir: Path) -> None:
@@ -67,14 +85,30 @@ def _check_workdir(workdir: Path) -> None:
     raise ValueError(f"Cannot write to workdir {workdir} ({error}); pass a writable --workdir.") from None
 
 
+def _as_json(value: Any) -> Any:
+  return json.loads(json.dumps(value))
+
+
+def _net_fields(net: ml_collections.ConfigDict, registry: dict[str, Any]) -> dict[str, Any]:
+  """A net's config section without the fields left at the net's own defaults, so that a config which spells out
+  a default (e.g. `spectral_norm=False`) matches checkpoints written before it did."""
+  fields = _as_json(net.to_dict())
+  cls = registry.get(fields.get("name"))
+  if cls is None or not dataclasses.is_dataclass(cls):
+    return fields
+  defaults = {f.name: f.default for f in dataclasses.fields(cls)
+              if f.name != "name" and f.default is not dataclasses.MISSING}
+  return {k: v for k, v in fields.items() if k not in defaults or _as_json(defaults[k]) != v}
+
+
 def _model_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """The config fields that fix the state's structure; a checkpoint is only valid for the same values.
 
   Learning rates and other optimiser hyperparameters may change between runs; the optimiser kind and whether it
   clips weights or caps their norms may not (they change the optimiser state's structure).
   """
-  fields = {k: config[k].to_dict() if isinstance(config[k], ml_collections.ConfigDict) else config[k]
-            for k in ("generator", "critic", "latent_dim")}
+  fields = {"generator": _net_fields(config.generator, nets.GENERATORS),
+            "critic": _net_fields(config.critic, nets.CRITICS), "latent_dim": config.latent_dim}
   for opt in ("g_optimizer", "d_optimizer"):
     fields[f"{opt}.name"] = config[opt].name
     fields[f"{opt}.clips"] = bool(config[opt].get("clip", 0.0))
@@ -83,25 +117,102 @@ def _model_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return fields
 
 
-def _check_resume_compatible(workdir: Path, config: ml_collections.ConfigDict) -> None:
-  saved_path = workdir / "config.json"
-  if not saved_path.exists():
-    return
-  saved = json.loads(saved_path.read_text())
-  saved_fields = _model_fields(ml_collections.ConfigDict(saved))
-  new_fields = json.loads(json.dumps(_model_fields(config)))
+def _stored_model_fields(checkpointer: Checkpointer) -> dict[str, Any] | None:
+  """The model fields stored with the newest checkpoint that has them (None for checkpoints written before they
+  were stored)."""
+  for step in reversed(checkpointer.all_steps()):
+    fields = checkpointer.metadata(step).get("model_fields")
+    if fields is not None:
+      return fields
+  return None
+
+
+def _config_json_model_fields(workdir: Path) -> dict[str, Any] | None:
+  """The model fields of `workdir/config.json`, for checkpoints that do not store their own; None without one."""
+  path = workdir / "config.json"
+  if not path.exists():
+    log.warning("%s holds checkpoints but no config.json; they cannot be checked against this config before "
+                "restoring them.", workdir)
+    return None
+  try:
+    return _model_fields(ml_collections.ConfigDict(json.loads(path.read_text())))
+  except (ValueError, KeyError, AttributeError, TypeError) as error:
+    raise ValueError(f"{path} is empty, truncated or not a run config ({type(error).__name__}: {error}); replace "
+                     "it with the config the checkpoints were written with, or delete it to resume without the "
+                     "check.") from None
+
+
+def _check_resume_compatible(workdir: Path, config: ml_collections.ConfigDict, checkpointer: Checkpointer) -> None:
+  """Refuses a config whose state structure differs from the newest checkpoint's.
+
+  Checkpoints store the fields they were written with; older ones are compared with `config.json` instead.
+  """
+  if not checkpointer.all_steps():
+    return  # nothing to resume: whatever config.json a failed start left behind does not bind this run
+  saved_fields = _stored_model_fields(checkpointer)
+  if saved_fields is None:
+    saved_fields = _config_json_model_fields(workdir)
+    if saved_fields is None:
+      return
+  new_fields = _as_json(_model_fields(config))
   diff = sorted(k for k in new_fields if saved_fields.get(k) != new_fields[k])
   if diff:
     raise ValueError(f"The checkpoints in {workdir} were written with a different {', '.join(diff)}. Use a new "
                      "--workdir for this config, or the original config to resume.")
 
 
+def _write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
+  """Writes `config.json` through a temporary file, so a crash never leaves half of one."""
+  path = workdir / "config.json"
+  temporary = path.with_name(f".config.json.{os.getpid()}.tmp")
+  temporary.write_text(config.to_json_best_effort(indent=2))
+  os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir: Path):
+  """Holds an exclusive lock on `workdir` for one training run (two would overwrite each other's checkpoints).
+
+  `flock` locks belong to the open file, so the kernel drops a dead process's lock: a stale lock file never blocks.
+
+  Raises:
+    ValueError: if another process holds the lock (naming its PID).
+  """
+  path = workdir / ".train.lock"
+  with open(path, "a+") as lock:
+    try:
+      fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      lock.seek(0)
+      holder = lock.read().strip() or "unknown"
+      raise ValueError(f"The workdir {workdir} is in use by another training run (PID {holder}); wait for it to "
+                       "finish, stop it, or pass another --workdir.") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    try:
+      yield
+    finally:
+      fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _last_good(last_good: int | None) -> str:
+  return f"the last good checkpoint is step {last_good}" if last_good is not None else "no checkpoint was saved"
+
+
 def _finite_or_raise(step: int, metrics: dict[str, float], last_good: int | None) -> None:
   for name, value in metrics.items():
     if not math.isfinite(value):
-      where = f"the last good checkpoint is step {last_good}" if last_good is not None else "no checkpoint was saved"
-      raise FloatingPointError(f"{name} = {value} at step {step}; stopping without saving this state ({where}). "
-                               "Lower the learning rates or check the data.")
+      raise FloatingPointError(f"{name} = {value} at step {step}; stopping without saving this state "
+                               f"({_last_good(last_good)}). Lower the learning rates or check the data.")
+
+
+def _finite_state_or_raise(step: int, state: Any, last_good: int | None) -> None:
+  """Checks a state before it is saved: metrics are checked only at log steps, and a NaN can arise in between."""
+  if not all_finite(state):
+    raise FloatingPointError(f"The state holds NaN or inf at step {step}; stopping without saving it "
+                             f"({_last_good(last_good)}). Lower the learning rates or check the data.")
 
 
 def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array,
@@ -125,6 +236,22 @@ def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.
   fake = np.asarray(generate(gan, state, key, 64))
   plots.save_image_grid(path, fake)
   return plots.image_grid(fake)
+
+
+def _close_all(closers: list[Any], quiet: bool) -> None:
+  """Calls every closer. When the run is already failing, their own errors (a full disk fails the event writer's
+  flush too) are logged at debug level instead of hiding the first, clear error; otherwise the first is raised."""
+  first = None
+  for close in closers:
+    try:
+      close()
+    except Exception as error:  # each closer is a different library's
+      if quiet:
+        log.debug("Ignored while closing after an error: %s", error)
+      elif first is None:
+        first = error
+  if first is not None:
+    raise first
 
 
 class _NullWriter:
@@ -199,17 +326,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     progress: show a progress bar.
 
   Returns:
-    The results written to `results.json`: final metrics, final losses, steps, timings and the config.
+    The results written to `results.json`: final metrics, final losses, steps, timings, the config, and
+    `stop_signal` ("SIGTERM" or "SIGINT" when a signal stopped the run early, after saving; else None).
+
+  Raises:
+    ValueError: for a bad config, an unwritable workdir, one in use by another training run, or checkpoints
+      written with other nets.
+    FloatingPointError: when the losses or the state become NaN or inf (nothing non-finite is saved).
+    jaxgan.checkpoint.CheckpointSaveError: when a checkpoint cannot be written (e.g. the disk is full).
   """
   validate_config(config)
   workdir = Path(workdir)
+  _check_workdir(workdir)
+  # Hosts of a multi-host run share the workdir on purpose: only the first takes the lock.
+  with _workdir_lock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+    return _train_and_evaluate(config, workdir, progress)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progress: bool) -> dict[str, Any]:
   # In a multi-host run every process trains and checkpoints (orbax saves collectively); only the first writes
   # the config, logs, pictures and results.
   primary = jax.process_index() == 0
-  _check_workdir(workdir)
-  _check_resume_compatible(workdir, config)
-  if primary:
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   # The step may run over several devices; `gan` (no device axis) initialises, evaluates and samples on one.
   train_step = parallel.make_parallel_train_step(config, config.parallel)
@@ -221,8 +358,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   best = eval_hook.best_metric(config, evaluate)
 
   checkpointer = Checkpointer(workdir / "checkpoints", int(config.get("keep_checkpoints", 3)))
-  best_checkpointer = Checkpointer(workdir / "best_checkpoint", 1, *best) if best else None
-  restored = checkpointer.restore_latest(state)
+  best_checkpointer = (Checkpointer(workdir / "best_checkpoint", 1, *best, resumes_from=checkpointer) if best
+                       else None)
+  try:
+    _check_resume_compatible(workdir, config, checkpointer)
+    # Unusable checkpoints newer than the restored one are moved aside: orbax would refuse to save them again.
+    restored = checkpointer.restore_latest(state, move_aside=True)
+  except BaseException:
+    _close_all([checkpointer.close] + ([best_checkpointer.close] if best_checkpointer else []), quiet=True)
+    raise
   if restored is not None:
     state, start = restored
     log.info("Resuming from step %d in %s.", start, workdir)
@@ -234,6 +378,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
   num_steps = int(config.num_steps)
   next_batch = data_lib.make_batch_fn(config, data_key, parallel.data_shard())
+  if primary:
+    _write_config(workdir, config)  # only now: a config that fails to build must not bind the workdir
+  stored = {"model_fields": _as_json(_model_fields(config))}  # checked when a run resumes
   batches = Prefetcher(lambda step: train_step.put_local_batch(next_batch(step)), start, num_steps,
                        int(config.get("prefetch", 2)))
   writer = SummaryWriter(workdir / "tensorboard") if primary else _NullWriter()
@@ -255,10 +402,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         writer.image(done, "samples", grid)
     return eval_metrics
 
+  def save_checkpoint(done: int) -> None:
+    one_copy = train_step.global_state(state)
+    _finite_state_or_raise(done, one_copy, last_saved)
+    checkpointer.save(done, one_copy, metadata=stored)
+
   def save_best(done: int, eval_metrics: dict[str, float]) -> None:
     value = eval_metrics.get(best[0]) if best_checkpointer is not None else None
-    if value is not None and math.isfinite(value):
-      best_checkpointer.save(done, train_step.global_state(state), {best[0]: value})
+    if value is None or not math.isfinite(value):
+      return
+    newest = best_checkpointer.latest_step()
+    if newest is not None and done <= newest:
+      # Kept by an earlier run that got further than this one resumed from (its newer checkpoints were unusable,
+      # or it stopped on NaN): orbax saves only steps above it, and the state it holds is finite.
+      return
+    one_copy = train_step.global_state(state)
+    _finite_state_or_raise(done, one_copy, last_saved)
+    best_checkpointer.save(done, one_copy, {best[0]: value}, metadata=stored)
 
   t_start = time.perf_counter()
   compile_s = 0.0
@@ -267,15 +427,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                   desc="train")
   t_window, steps_window = time.perf_counter(), 0
   stop = _StopRequest()
+  stop_signal: str | None = None  # set only when a signal ended the loop early
   eval_metrics: dict[str, float] = {}
   # Checked at log steps, where the host has waited for the step's metrics, so the clock measures finished work.
   budget_s = 60.0 * float(config.get("max_train_minutes", 0.0))
   budget_reached, eval_s = False, 0.0  # periodic evaluation is not training time
+  failed = True
   try:
     for step in range(start, num_steps):
       if stop.requested:
         log.warning("Stopping at step %d on %s; saving a checkpoint. Rerun the same command to resume.", step,
                     stop.signal_name)
+        stop_signal = stop.signal_name
         break
       batch = batches.get(step)
       if step == start:
@@ -320,23 +483,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
           bar.write(f"step {done}: " + ", ".join(f"{k}={v:.3g}" for k, v in eval_metrics.items()))
         save_best(done, eval_metrics)
       if done % config.checkpoint_every == 0 and done != num_steps:
-        checkpointer.save(done, train_step.global_state(state))
+        save_checkpoint(done)
         last_saved = done
     bar.close()
     train_s = time.perf_counter() - t_start
     final_step = int(jax.device_get(train_step.unreplicate(state).step))
     if final_step != last_saved:
-      checkpointer.save(final_step, train_step.global_state(state))
+      save_checkpoint(final_step)
     eval_metrics = evaluate_and_draw(final_step, f"{config.name}, step {final_step}")
     save_best(final_step, eval_metrics)
+    failed = False
   finally:
-    batches.close()
-    stop.restore()
-    bar.close()
-    writer.close()
-    checkpointer.close()
-    if best_checkpointer is not None:
-      best_checkpointer.close()
+    closers = [batches.close, stop.restore, bar.close, writer.close, checkpointer.close]
+    _close_all(closers + ([best_checkpointer.close] if best_checkpointer is not None else []), quiet=failed)
 
   trained = max(final_step - start, 0)
   results = {
@@ -346,6 +505,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       "steps_this_run": trained,
       "resumed_from": start if restored is not None else None,
       "interrupted": stop.signal_name or stopped_by,
+      "stop_signal": stop_signal,
       "max_train_minutes_reached": budget_reached,
       "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
       "wall_time_s": train_s,

@@ -7,6 +7,8 @@ A positive `clip` appends `clip_params(clip)` (WGAN weight clipping), a positive
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
 import optax
 
@@ -71,15 +73,15 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
     which: the config path, for error messages.
 
   Raises:
-    ValueError: for an unknown optimiser or field, or a non-positive learning rate.
+    ValueError: for an unknown optimiser or field, or a learning rate that is not a positive number (inf, NaN).
   """
   if c.get("name") not in OPTIMIZERS:
     raise ValueError(f"Unknown optimiser {c.get('name')!r}; set config.{which}.name to one of {sorted(OPTIMIZERS)}.")
   unknown = set(c) - _FIELDS
   if unknown:
     raise ValueError(f"config.{which} has unknown fields {sorted(unknown)}; allowed: {sorted(_FIELDS)}.")
-  if not float(c.learning_rate) > 0:
-    raise ValueError(f"config.{which}.learning_rate must be positive; got {c.learning_rate}.")
+  if not 0 < float(c.learning_rate) < math.inf:  # also refuses NaN
+    raise ValueError(f"config.{which}.learning_rate must be a positive number; got {c.learning_rate}.")
   if (c.get("schedule", "constant") or "constant") != "constant" or (c.get("warmup_steps", 0) or 0) > 0:
     fields = c.to_dict()
     fields["learning_rate"] = learning_rate_schedule(c, which)

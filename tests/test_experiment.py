@@ -134,9 +134,9 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
   time.sleep(5)  # let it train a little
   proc.send_signal(signal.SIGTERM)
   _, err = proc.communicate(timeout=240)
-  assert proc.returncode == 0, err[-2000:]
+  assert proc.returncode == 143, err[-2000:]  # 128 + SIGTERM: preempted, not finished
   results = json.loads((tmp_path / "results.json").read_text())
-  assert results["interrupted"] == "SIGTERM" and 0 < results["steps"] < 1000000
+  assert results["interrupted"] == results["stop_signal"] == "SIGTERM" and 0 < results["steps"] < 1000000
   saved = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
   assert saved[-1] == results["steps"]
 
@@ -278,3 +278,209 @@ def test_diagnostics_reach_tensorboard_and_results(tiny_toy_config, tmp_path):
   diag = sorted(tag for tag in scalars if tag.startswith("diag/"))
   assert [step for step, _ in scalars["diag/diversity"]] == [2, 4, 6], diag
   assert "train/critic_grad_norm" in scalars and isinstance(results["diagnostics_alerts"], list)
+
+
+def _steps_on_disk(directory):
+  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
+
+
+def _restore_step_any(directory, config, step):
+  import orbax.checkpoint as ocp
+
+  template = init_state(build_gan(config), jax.random.key(0))
+  checkpoints = Checkpointer(directory, 10)
+  try:
+    return checkpoints.manager.restore(step, args=ocp.args.StandardRestore(template))
+  finally:
+    checkpoints.close()
+
+
+def test_nan_state_is_never_saved_and_the_named_good_checkpoint_exists(tiny_toy_config, tmp_path):
+  import re
+
+  c = tiny_toy_config
+  c.num_steps, c.checkpoint_every, c.keep_checkpoints, c.log_every, c.eval_every = 3, 1, 2, 100, 1
+  train_and_evaluate(c, tmp_path, progress=False)
+  exploding = c.copy_and_resolve_references()
+  exploding.num_steps = 60  # no log step before the end: only the save-time check sees the NaN
+  exploding.d_optimizer.learning_rate = exploding.g_optimizer.learning_rate = 1e30
+  with pytest.raises(FloatingPointError, match=r"at step \d+.*the last good checkpoint is step \d+") as error:
+    train_and_evaluate(exploding, tmp_path, progress=False)
+  stopped, good = map(int, re.search(r"at step (\d+).*last good checkpoint is step (\d+)", str(error.value)).groups())
+  assert stopped < 60 and good == stopped - 1  # stopped at the first non-finite save, not at the next log step
+  for folder in ("checkpoints", "best_checkpoint"):
+    steps = _steps_on_disk(tmp_path / folder)
+    assert steps and max(steps) <= good
+    for step in steps:
+      state = _restore_step_any(tmp_path / folder, c, step)
+      assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state)), (folder, step)
+  assert good in _steps_on_disk(tmp_path / "checkpoints")
+
+
+def test_after_a_corrupt_newest_checkpoint_later_saves_land_and_resume_from_the_newest(tiny_toy_config, tmp_path):
+  c = tiny_toy_config
+  c.num_steps, c.checkpoint_every, c.eval_every = 4, 2, 100
+  train_and_evaluate(c, tmp_path, progress=False)
+  for f in (tmp_path / "checkpoints" / "4").rglob("*"):
+    if f.is_file():
+      f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated
+  c.num_steps = 8
+  results = train_and_evaluate(c, tmp_path, progress=False)
+  assert results["resumed_from"] == 2 and results["steps"] == 8
+  names = [p.name for p in (tmp_path / "checkpoints").iterdir()]
+  assert _steps_on_disk(tmp_path / "checkpoints") == [4, 6, 8]
+  assert [n for n in names if n.startswith("4.corrupt-")], names  # moved aside, not deleted
+  assert int(_restore_step_any(tmp_path / "checkpoints", c, 4).step) == 4  # step 4 was saved again, readable
+  state, step = _restore(tmp_path, c)
+  assert step == 8 and int(state.step) == 8
+
+
+def _hold_lock(workdir):
+  import subprocess
+  import sys
+
+  workdir.mkdir(parents=True, exist_ok=True)
+  script = ("import fcntl, os, sys, time\n"
+            f"f = open({str(workdir / '.train.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()\n"
+            "print('held', flush=True); time.sleep(60)\n")
+  holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  return holder
+
+
+def test_a_second_training_in_the_same_workdir_is_refused_naming_the_pid(tiny_toy_config, tmp_path):
+  import time
+
+  holder = _hold_lock(tmp_path)
+  try:
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"workdir .* is in use by another training run \(PID {holder.pid}\)"):
+      train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+    assert time.perf_counter() - t0 < 5
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "config.json").exists()
+  finally:
+    holder.kill()
+    holder.wait()
+  tiny_toy_config.num_steps = 0  # the lock died with its process: the workdir is free again
+  assert train_and_evaluate(tiny_toy_config, tmp_path, progress=False)["steps"] == 0
+
+
+@pytest.mark.parametrize("field,value", [("g_optimizer.learning_rate", float("inf")), ("penalty_weight", float("nan")),
+                                         ("d_optimizer.learning_rate", -1e-4), ("penalty_weight", -1.0),
+                                         ("d_optimizer.learning_rate", 0.0)])
+def test_non_finite_or_negative_rates_and_weights_are_refused_at_config_time(tiny_toy_config, tmp_path, field, value):
+  section, _, name = field.rpartition(".")
+  (tiny_toy_config[section] if section else tiny_toy_config)[name] = value
+  with pytest.raises(ValueError, match=rf"config\.{field} must be"):
+    train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_start_does_not_bind_the_workdir(tiny_toy_config, tmp_path):
+  typo = tiny_toy_config.copy_and_resolve_references()
+  typo.generator.name = "mpl"
+  with pytest.raises(ValueError, match="Unknown generator 'mpl'"):
+    train_and_evaluate(typo, tmp_path, progress=False)
+  assert not (tmp_path / "config.json").exists()
+  # A config.json that an older failed start left behind, with no checkpoint, does not bind the workdir either.
+  (tmp_path / "config.json").write_text(typo.to_json_best_effort())
+  tiny_toy_config.num_steps = 0
+  train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  assert json.loads((tmp_path / "config.json").read_text())["generator"]["name"] == "mlp"
+
+
+def test_resume_checks_the_checkpoints_own_config_not_config_json(tiny_toy_config, tmp_path):
+  c = tiny_toy_config
+  c.num_steps, c.checkpoint_every, c.eval_every = 2, 2, 100
+  train_and_evaluate(c, tmp_path, progress=False)
+  other = c.copy_and_resolve_references()
+  other.critic.features = (32, 32)
+  (tmp_path / "config.json").write_text(other.to_json_best_effort())  # overwritten by anyone: not the reference
+  assert train_and_evaluate(c, tmp_path, progress=False)["resumed_from"] == 2
+  (tmp_path / "config.json").unlink()
+  with pytest.raises(ValueError, match="different critic"):
+    train_and_evaluate(other, tmp_path, progress=False)
+
+
+def test_old_checkpoints_without_stored_config_use_config_json(tiny_toy_config, tmp_path, caplog):
+  c = tiny_toy_config
+  c.num_steps = 0
+  checkpointer = Checkpointer(tmp_path / "checkpoints")
+  checkpointer.save(0, init_state(build_gan(c), jax.random.key(0)))  # as written before configs were stored
+  checkpointer.close()
+  (tmp_path / "config.json").write_text("{\n  \"name\": ")  # truncated
+  with pytest.raises(ValueError, match=r"config\.json is empty, truncated or not a run config") as error:
+    train_and_evaluate(c, tmp_path, progress=False)
+  assert "\n" not in str(error.value)
+  (tmp_path / "config.json").unlink()
+  assert train_and_evaluate(c, tmp_path, progress=False)["resumed_from"] == 0
+  assert "no config.json" in caplog.text
+
+
+def test_sigterm_stop_is_recorded_for_the_exit_status(tiny_toy_config, tmp_path, monkeypatch):
+  import signal
+
+  from experiments.train import exit_status
+  from jaxgan import experiment
+
+  def budget_spent(budget_s, elapsed_s):  # called at each log step, in the main thread, like a signal handler
+    signal.raise_signal(signal.SIGTERM)
+    return False
+
+  monkeypatch.setattr(experiment, "_budget_spent", budget_spent)
+  results = train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  assert results["stop_signal"] == "SIGTERM" and results["steps"] == 2  # the first log step
+  assert _steps_on_disk(tmp_path / "checkpoints")[-1] == 2
+  assert exit_status(results) == 143 and exit_status({**results, "stop_signal": "SIGINT"}) == 130
+  assert exit_status({**results, "stop_signal": None, "interrupted": "collapse"}) == 0
+
+
+def test_disk_full_while_saving_is_one_clear_error(tiny_toy_config, tmp_path, monkeypatch):
+  import errno
+
+  import orbax.checkpoint as ocp
+
+  from jaxgan.checkpoint import CheckpointSaveError
+
+  real_save = ocp.CheckpointManager.save
+
+  def save(self, step, *args, **kwargs):
+    if step >= 4:
+      raise OSError(errno.ENOSPC, "No space left on device")
+    return real_save(self, step, *args, **kwargs)
+
+  monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+  tiny_toy_config.checkpoint_every = 2
+  with pytest.raises(CheckpointSaveError) as error:
+    train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
+  message = str(error.value)
+  assert "\n" not in message and "No space left on device" in message
+  assert "step 4" in message and "the last complete checkpoint is step 2 (in " in message
+  assert message.index("(in ") > message.index("the last complete") and "checkpoints)" in message
+
+
+def test_every_documented_field_is_in_the_configs():
+  import importlib
+  import pathlib
+  import re
+
+  from experiments.configs.base import base_config
+
+  readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+  base = base_config()
+  image = importlib.import_module("experiments.configs.dcgan_mnist").get_config()
+  for path in sorted(set(re.findall(r"config\.([a-z_][a-z_0-9.]*[a-z_0-9])", readme)) - {"json", "update"}):
+    section = image if path.startswith("data.") else base  # the data fields are image data's
+    for part in path.split("."):
+      assert part in section, f"config.{path} is documented but not in the configs"
+      section = section[part]
+  critic_fields = set(re.findall(r"`critic\.([a-z_]+)`", readme)) - {"name"}
+  assert {"norm", "spectral_norm", "batch_norm"} <= critic_fields
+  assert critic_fields <= set(image.critic), sorted(critic_fields - set(image.critic))
+  assert "spectral_norm" in base.critic  # the default MLP critic takes it too
+  tips = re.search(r"- `tips`: (.*?)\n\n", readme, re.S).group(1)
+  for field in re.findall(r"`([a-z_]+)`", tips):
+    assert field in base.tips or field in ("one_sided", "two_sided"), field
+  for field in ("schedule", "decay_steps", "end_value", "warmup_steps", "clip"):
+    assert field in base.g_optimizer and field in base.d_optimizer

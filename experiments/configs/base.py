@@ -67,9 +67,13 @@ def base_config() -> ml_collections.ConfigDict:
   })
   c.classifier = semi_supervised.default_config()  # the discriminator as a classifier: none | ssgan | acgan
   c.diagnostics = diagnostics.default_config()      # warnings when a run is dying (see jaxgan.diagnostics)
+  # The DeLiGAN prior's options, read when prior = 'deligan' (jaxgan.priors.deligan_prior's defaults).
+  c.deligan = ml_collections.ConfigDict({"num_components": 50, "sigma_init_min": 0.05, "sigma_init_max": 0.2,
+                                         "sigma_reg": 0.05})
   c.data = ml_collections.ConfigDict({"name": "grid25"})
   c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
-  c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
+  c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu",
+                                        "spectral_norm": False})
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c
