@@ -6,8 +6,8 @@ Workloads (PyTorch-GAN's, as in `speed.py`): `wgan_gp` (the MLP WGAN-GP, `bench_
   batch 64, 256, 1024 at width x1, and width x1, x2, x4 at batch 64
 (width multiplies every hidden layer's units / channels, on both sides). For each point and framework it reports
 iterations/s and achieved GFLOP/s: jaxgan's FLOPs per iteration from XLA's cost analysis of the compiled step
-(all ops), torch's from `torch.utils.flop_counter.FlopCounterMode` over one iteration (matmuls and convolutions;
-elementwise work is not counted, a few % here). The ceiling is the machine's float32 matmul rate, measured here with a
+(all ops), torch's from the torch profiler's FLOP estimates over one iteration (matmuls and convolutions; elementwise work
+is not counted, a few % here). The ceiling is the machine's float32 matmul rate, measured here with a
 `jnp.dot` of two N x N matrices at the same thread count. Compile time (lower + compile of the jaxgan step) is
 measured at n_critic 1, 5 and 10 (batch 64, width x1).
 
@@ -111,15 +111,16 @@ def _jaxgan_worker(job: dict, args) -> dict:
 
 def _torch_worker(job: dict, args) -> dict:
   import torch
-  from torch.utils.flop_counter import FlopCounterMode
+  from torch.profiler import ProfilerActivity, profile
 
   torch.set_num_threads(args.threads)
   import torch_reference
 
   w = torch_reference.make_workload(job["workload"], batch_size=job["batch"], width=job["width"])
-  with FlopCounterMode(display=False) as counter:
+  # The profiler's FLOP estimates (matmuls, convolutions); FlopCounterMode cannot follow WGAN-GP's autograd.grad.
+  with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
     w.iteration()
-  flops = float(counter.get_total_flops())
+  flops = float(sum(event.flops for event in prof.key_averages() if event.flops))
   it_s, iters = speed._time_iterations(w.iteration, lambda _: None, args.seconds, args.min_iters, 10**6)
   return {"it_s": it_s, "iters": iters, "flops_per_iteration": flops, "gflops": it_s * flops / 1e9}
 
@@ -190,17 +191,31 @@ def jobs(args, have_torch: bool) -> list[dict]:
 
 
 def plot(results: dict, path: Path) -> None:
-  """One log-log figure: achieved GFLOP/s along batch (left) and width (right), per workload and framework, under
-  the measured matmul peak."""
+  """One log-log figure: achieved GFLOP/s along batch and along width, per workload and framework, under the measured
+  matmul peak, and jaxgan's compile time along n_critic."""
   from matplotlib.figure import Figure
 
-  fig = Figure(figsize=(10, 7), constrained_layout=True)
-  axes = fig.subplots(len(WORKLOADS), 2, squeeze=False)
+  fig = Figure(figsize=(14, 7), constrained_layout=True)
+  axes = fig.subplots(len(WORKLOADS), 3, squeeze=False)
   peak = (results.get("peak") or {}).get("gflops")
   rates = [r for r in results["jobs"].values() if r["job"]["kind"] == "rate" and "gflops" in r["result"]]
+  compiles = [r for r in results["jobs"].values() if r["job"]["kind"] == "compile" and "compile_s" in r["result"]]
   for row, workload in enumerate(WORKLOADS):
-    if not any(r["job"]["workload"] == workload for r in rates):
+    if not any(r["job"]["workload"] == workload for r in rates + compiles):
+      for ax in axes[row]:
+        ax.set_visible(False)
       continue
+    series = sorted((r["job"]["n_critic"], r["result"]["compile_s"]) for r in compiles
+                    if r["job"]["workload"] == workload)
+    ax = axes[row][2]
+    if series:
+      ax.plot(*zip(*series), "o-", label="jaxgan lower + compile")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n_critic (batch 64, width 1)")
+    ax.set_ylabel("compile s")
+    ax.set_title(f"{workload}: compile time")
+    ax.legend(fontsize=8)
     for col, (axis, fixed_name, fixed) in enumerate((("batch", "width", 1), ("width", "batch", 64))):
       ax = axes[row][col]
       for framework, style in (("jaxgan", "o-"), ("torch_eager", "s--")):
@@ -262,8 +277,8 @@ def main(argv=None) -> None:
       "notes": [
           ("Measured on the machine recorded under `machine`; if its load average was high (other processes on "
            "the same cores) the rates are noisy and low: rerun on a quiet machine before drawing conclusions."),
-          ("jaxgan FLOPs: XLA cost analysis of the compiled step (every op). torch FLOPs: FlopCounterMode "
-           "(matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, its fakes "
+          ("jaxgan FLOPs: XLA cost analysis of the compiled step (every op). torch FLOPs: the torch profiler's "
+           "estimates (matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, its fakes "
            "reused by the discriminator), jaxgan a fresh generator forward for the critic update: more FLOPs per "
            "iteration on jaxgan's side, so compare it/s and GFLOP/s together."),
       ] + ([] if have_torch else ["torch is not installed: jaxgan only (pip install -e .[bench])."]),
