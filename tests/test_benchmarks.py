@@ -79,19 +79,31 @@ def _run_speed(tmp_path, runners, workloads):
   return json.loads(out.read_text()), proc.stdout
 
 
-def test_speed_quick_jaxgan_schema(tmp_path):
+def test_speed_quick_jaxgan_and_minimal_schema(tmp_path):
   # One workload keeps the test short; every bench config also trains a step in tests/test_configs.py.
-  results, table = _run_speed(tmp_path, "jaxgan@1", "wgan_gp")
+  results, table = _run_speed(tmp_path, "jaxgan@1,minimal@1", "wgan_gp")
   assert set(results) >= {"workloads", "machine", "versions", "settings"}
   assert set(results["workloads"]) == {"wgan_gp"}
   for name, entry in results["workloads"].items():
-    for field in ("jaxgan_it_s", "torch_eager_it_s", "ratio", "compile_s", "runners", "ratios"):
+    for field in ("jaxgan_it_s", "minimal_it_s", "torch_eager_it_s", "ratio", "ratio_vs_minimal",
+                  "paired_ratio_vs_minimal", "compile_s", "first_step_s", "peak_rss_mb", "runners", "ratios"):
       assert field in entry, (name, field)
-    assert entry["jaxgan_it_s"] > 0 and entry["compile_s"] > 0
-    run = results["raw"][name]["jaxgan@1"][0]
-    assert run["finite"] and run["peak_rss_mb"] > 0 and run["step_memory_mb"] > 0
+    assert entry["jaxgan_it_s"] > 0 and entry["minimal_it_s"] > 0 and entry["compile_s"] > 0
+    assert entry["ratio_vs_minimal"] == entry["jaxgan_it_s"] / entry["minimal_it_s"]
+    for runner in ("jaxgan@1", "minimal@1"):
+      run = results["raw"][name][runner][0]
+      assert run["finite"] and run["peak_rss_mb"] > 0 and run["step_memory_mb"] > 0
+      # The first step is the whole span (build, init, compile, one iteration) on every side.
+      assert run["first_step_s"] >= run["compile_s"] > 0
   assert results["versions"]["jax"] == jax.__version__
-  assert "| wgan_gp | jaxgan@1 |" in table
+  assert "| wgan_gp | jaxgan@1 |" in table and "| wgan_gp | minimal@1 |" in table
+
+
+def test_minimal_step_is_not_run_on_dcgan():
+  sys.path.insert(0, str(SPEED.parent))
+  import speed
+
+  assert speed._run_worker("minimal@1", "dcgan", None)["error"].startswith("not measured")
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (optional extra `bench`: pip install -e .[bench])")
