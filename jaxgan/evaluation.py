@@ -36,10 +36,12 @@ from scipy import special
 
 from jaxgan import data as data_lib
 from jaxgan.checkpoint import Checkpointer
+from jaxgan.data.images import load_images, to_unit_range
 from jaxgan.metrics import (classifier_accuracy, feature_statistics, frechet_distance, inception_score,
                             kid_from_features, mode_score, modified_inception_score,
                             modified_inception_score_per_class, nearest_mode, one_nn_accuracy, precision_recall,
                             toy_metrics, wasserstein_distance)
+from jaxgan.metrics import classifier, inception
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,6 @@ Extractor = Callable[[np.ndarray, bool, str], tuple[np.ndarray, np.ndarray]]
 
 def _classifier_extractor(dataset: str, inception_weights: str | None) -> Extractor:
   del inception_weights
-  from jaxgan.metrics import classifier
-
   classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
 
   def extract(images, progress, desc):
@@ -89,8 +89,6 @@ def _classifier_extractor(dataset: str, inception_weights: str | None) -> Extrac
 
 def _inception_extractor(dataset: str, inception_weights: str | None) -> Extractor:
   del dataset
-  from jaxgan.metrics import inception
-
   net = inception.load_inception(inception_weights)
 
   def extract(images, progress, desc):
@@ -308,13 +306,22 @@ def generate_samples(gan: GAN, state: GANState, key: jax.Array, num: int, labels
   return np.concatenate(out)
 
 
-def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
-  from jaxgan.data.images import load_images, to_unit_range
-
+def load_test_split(config: ml_collections.ConfigDict, num: int | None = None,
+               data_overrides: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """(images [N, *data_shape] float32 in [-1, 1], labels int32 [N]): the first `num` (default all) examples of the
+  test split of the run's image dataset, with `data_overrides` replacing fields of `config.data`."""
   data = ml_collections.ConfigDict(config.data.to_dict())
+  data.update({k: v for k, v in (data_overrides or {}).items() if v is not None})
   data.split, data.max_examples = "test", 0
-  images, _ = load_images(data, data_lib.data_shape(config.data))
-  return to_unit_range(images[:num_real] if num_real else images)
+  images, labels = load_images(data, data_lib.data_shape(config.data))
+  if num:
+    images, labels = images[:num], labels[:num]
+  return to_unit_range(images), labels
+
+
+def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
+  """The first `num_real` (default all) test images [N, *data_shape] in [-1, 1]; see `load_test_split`."""
+  return load_test_split(config, num_real)[0]
 
 
 def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, metrics: Sequence[str] | None = None,
@@ -385,8 +392,6 @@ def load_image_set(path: str | os.PathLike) -> np.ndarray:
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no such file or folder (pass an .npz with `images` or a folder of images).")
   if os.path.isdir(path):
-    from jaxgan.data.images import load_images
-
     images, _ = load_images(ml_collections.ConfigDict({"name": os.path.basename(path), "source": f"folder:{path}"}))
   else:
     with np.load(path) as archive:

@@ -25,12 +25,13 @@ import ml_collections
 import optax
 
 from jaxgan import losses, nets, penalties, priors, semi_supervised
-from jaxgan.data import data_shape
+from jaxgan.batch import SemiSupervisedBatch
+from jaxgan.data.shapes import data_shape
 from jaxgan.optim import build_optimizer
 
 # [n_critic, B, *data_shape]: one real batch per critic update; conditional GANs get (images, labels [n_critic, B]),
-# semi-supervised GANs a `semi_supervised.SemiSupervisedBatch`.
-Batch = jax.Array | tuple[jax.Array, jax.Array] | semi_supervised.SemiSupervisedBatch
+# semi-supervised GANs a `jaxgan.batch.SemiSupervisedBatch`.
+Batch = jax.Array | tuple[jax.Array, jax.Array] | SemiSupervisedBatch
 Metrics = dict[str, jax.Array]
 
 
@@ -277,8 +278,8 @@ def _unpack_batch(gan: GAN, batch: Batch):
   labelled_labels [n_critic, B_l] | None), checked against what `gan` trains."""
   labels = labelled = labelled_labels = None
   if gan.head is not None and gan.head.labelled_batch:
-    if not isinstance(batch, semi_supervised.SemiSupervisedBatch):
-      raise ValueError("A semi-supervised GAN's train_step expects a jaxgan.semi_supervised.SemiSupervisedBatch "
+    if not isinstance(batch, SemiSupervisedBatch):
+      raise ValueError("A semi-supervised GAN's train_step expects a jaxgan.batch.SemiSupervisedBatch "
                        "(unlabelled, labelled, labels); build it with jaxgan.data.make_batch_fn(config, key).")
     batch, labelled, labelled_labels = batch
     if labelled_labels.shape != labelled.shape[:2] or labelled.shape[0] != batch.shape[0]:

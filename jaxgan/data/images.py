@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgan.data.shapes import data_shape
+
 # The original files tfds's MNIST-style builders expect in manual_dir.
 _IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
               "t10k-labels-idx1-ubyte.gz")
@@ -236,8 +238,6 @@ def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, rows:
   Args:
     rows: (lo, hi): keep only examples lo..hi-1 of each global batch (this process's shard); default all.
   """
-  from jaxgan.data import data_shape
-
   images, labels = load_images(config.data, data_shape(config.data))
   num_classes = int(config.get("num_classes", 0))
   if num_classes and (labels.min() < 0 or labels.max() >= num_classes):
