@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxgan import data as data_lib
 from jaxgan.evaluation import load_run, load_test_split
-from jaxgan.train import GAN, GANState
+from jaxgan.gan import GAN, GANState
 from jaxgan.nets import CriticOutput
 
 
