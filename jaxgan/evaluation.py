@@ -42,6 +42,7 @@ from jaxgan.metrics import (classifier_accuracy, feature_statistics, frechet_dis
                             modified_inception_score_per_class, nearest_mode, one_nn_accuracy, precision_recall,
                             toy_metrics, wasserstein_distance)
 from jaxgan.metrics import classifier, inception
+from jaxgan.gan import cycled_labels
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
   toy = data_lib.is_toy(config.data)
   num = int(num_samples or (config.eval_samples if toy else 10_000))
   key_samples, key_real = jax.random.split(jax.random.key(seed))
-  labels = np.arange(num) % gan.num_classes if gan.num_classes else None
+  labels = cycled_labels(num, gan.num_classes) if gan.num_classes else None
   extractor = None
   if not toy:  # load the feature extractor first: a missing weights file fails before any work
     features_name = features_for_dataset(config.data.name)

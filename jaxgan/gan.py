@@ -76,9 +76,7 @@ class GAN(NamedTuple):
   tips: Tips = Tips()
   num_classes: int = 0  # > 0: a conditional GAN; nets take (inputs, labels)
   head: semi_supervised.ClassHead | None = None  # a classifier critic's objective (SSGAN, AC-GAN)
-
-
-_LOG_LOSSES = ("gan", "ns_gan")
+  axis_name: str | None = None  # the device axis the nets were built for (see `build_gan`)
 
 
 def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
@@ -92,16 +90,13 @@ def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | Non
     raise ValueError(
         f"config.penalty={name!r} penalises each sample's gradient, but config.critic.batch_norm=True couples the "
         "samples of a batch. Set config.critic.batch_norm=False (WGAN-GP uses no batch norm in the critic).")
-  if config.critic.name == "tgan":
-    raise ValueError(f"config.penalty={name!r} needs a one-argument critic; the T-GAN pair critic is constrained by "
-                     "spectral normalisation instead. Set config.penalty='none'.")
   penalty = penalties.get_penalty(name)
   if name == "dragan" and axis_name is not None:
     penalty = functools.partial(penalty, axis_name=axis_name)  # its noise scale is the global batch's std
   return penalty, weight
 
 
-def _tips_from_config(config: ml_collections.ConfigDict) -> Tips:
+def _tips_from_config(config: ml_collections.ConfigDict, loss: losses.LossPair) -> Tips:
   fields = dict(config.get("tips", {}) or {})
   unknown = set(fields) - set(Tips._fields)
   if unknown:
@@ -115,9 +110,9 @@ def _tips_from_config(config: ml_collections.ConfigDict) -> Tips:
     raise ValueError("config.tips needs 0.5 < real_label <= 1 and 0 <= fake_label < 0.5.")
   if tips.instance_noise < 0:
     raise ValueError(f"config.tips.instance_noise must be >= 0; got {tips.instance_noise}.")
-  if tips.soft_labels and config.loss not in _LOG_LOSSES:
+  if tips.soft_labels and not loss.log_loss:
     raise ValueError(f"Label smoothing and flipping change the targets of the log loss; config.loss={config.loss!r} "
-                     f"has none. Use them with config.loss in {_LOG_LOSSES}.")
+                     f"has none. Use them with config.loss in {losses.LOG_LOSSES}.")
   return tips
 
 
@@ -146,22 +141,35 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
   num_classes = int(config.get("num_classes", 0))
   if num_classes < 0:
     raise ValueError(f"config.num_classes must be >= 0 (0: unconditional); got {num_classes}.")
+  generator = nets.build_generator(config.generator, shape, axis_name, num_classes)
+  critic = nets.build_critic(config.critic, axis_name, num_classes)
+  if penalty is not None and critic.pairwise:
+    raise ValueError(f"config.penalty={config.penalty!r} needs a one-argument critic; the T-GAN pair critic is "
+                     "constrained by spectral normalisation instead. Set config.penalty='none'.")
+  g_tx = build_optimizer(config.g_optimizer, "g_optimizer")
+  d_tx = build_optimizer(config.d_optimizer, "d_optimizer")
+  prior = priors.get_prior(config.prior, prior_options)
+  loss = losses.get_loss(config.loss)
+  if head is not None and head.needs_log_loss and not loss.log_loss:
+    raise ValueError(f"The semi-supervised GAN's D(x) = Z / (Z + 1) is a probability, trained by the log loss; set "
+                     f"config.loss to one of {losses.LOG_LOSSES} (got {config.loss!r}).")
   return GAN(
-      generator=nets.build_generator(config.generator, shape, axis_name, num_classes),
-      critic=nets.build_critic(config.critic, axis_name, num_classes),
-      g_tx=build_optimizer(config.g_optimizer, "g_optimizer"),
-      d_tx=build_optimizer(config.d_optimizer, "d_optimizer"),
-      prior=priors.get_prior(config.prior, prior_options),
-      loss=losses.get_loss(config.loss),
+      generator=generator,
+      critic=critic,
+      g_tx=g_tx,
+      d_tx=d_tx,
+      prior=prior,
+      loss=loss,
       penalty=penalty,
       penalty_weight=weight,
       latent_shape=(int(config.latent_dim),),
       data_shape=tuple(shape),
       n_critic=int(config.n_critic),
       n_generator=n_generator,
-      tips=_tips_from_config(config),
+      tips=_tips_from_config(config, loss),
       num_classes=num_classes,
       head=head,
+      axis_name=axis_name,
   )
 
 

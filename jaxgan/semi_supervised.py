@@ -27,9 +27,6 @@ import ml_collections
 import optax
 from ml_collections.config_dict import placeholder
 
-_LOG_LOSSES = ("gan", "ns_gan")
-
-
 class ClassHead(NamedTuple):
   """How the train step uses a classifier critic; built by `head_from_config`.
 
@@ -40,6 +37,8 @@ class ClassHead(NamedTuple):
     class_weight: weight of the class cross-entropy in the critic's (and, with `classify_fakes`, the generator's)
       loss.
     feature_matching: the generator minimises `feature_matching_loss` instead of its adversarial loss.
+    needs_log_loss: the critic's real/fake output is a probability, trained by the log loss (`LossPair.log_loss`;
+      `jaxgan.gan.build_gan` checks the config's loss).
   """
 
   name: str
@@ -47,10 +46,12 @@ class ClassHead(NamedTuple):
   classify_fakes: bool
   class_weight: float = 1.0
   feature_matching: bool = False
+  needs_log_loss: bool = False
 
 
 HEADS: dict[str, ClassHead] = {
-    "ssgan": ClassHead("ssgan", labelled_batch=True, classify_fakes=False, feature_matching=True),
+    "ssgan": ClassHead("ssgan", labelled_batch=True, classify_fakes=False, feature_matching=True,
+                       needs_log_loss=True),
     "acgan": ClassHead("acgan", labelled_batch=False, classify_fakes=True),
 }
 
@@ -107,9 +108,6 @@ def head_from_config(config: ml_collections.ConfigDict) -> ClassHead | None:
       raise ValueError("The semi-supervised GAN's generator is unconditional (its labels come from the labelled "
                        f"subset); set config.num_classes=0 (got {num_classes}) and the classes in "
                        "config.critic.classes.")
-    if config.loss not in _LOG_LOSSES:
-      raise ValueError(f"The semi-supervised GAN's D(x) = Z / (Z + 1) is a probability, trained by the log loss; set "
-                       f"config.loss to one of {_LOG_LOSSES} (got {config.loss!r}).")
     for field in ("labelled_per_class", "labelled_batch_size"):
       if int(fields[field]) < 1:
         raise ValueError(f"config.classifier.{field} must be >= 1; got {fields[field]}.")
