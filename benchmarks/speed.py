@@ -40,6 +40,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:
+  sys.path.insert(0, str(HERE))
+
+from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
+
 WORKLOADS = ("wgan_gp", "wgan_clip", "dcgan")
 CONFIGS = {"wgan_gp": "bench_wgan_gp_mlp", "wgan_clip": "bench_wgan_clip_mlp", "dcgan": "bench_dcgan32"}
 FRAMEWORKS = ("jaxgan", "torch_eager", "torch_compile")
@@ -194,16 +199,8 @@ def _summary(values: list[float]) -> dict | None:
 
 
 def _machine() -> dict:
-  cpu = platform.processor()
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-  except OSError:
-    pass
   load = os.getloadavg() if hasattr(os, "getloadavg") else None
-  return {"cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
+  return {"cpu": cpu_name(), "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
           "python": platform.python_version(), "load_average_at_start": load}
 
 
