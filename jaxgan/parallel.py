@@ -12,6 +12,9 @@ gradients, metrics and BatchNorm statistics over `AXIS` and draws each example's
   batch sharded along its example axis (`P(None, AXIS)`). This is what new code should use, across hosts too.
 - `"auto"`: `"shard_map"` when more than one device is present, else `"none"`.
 
+Each mode is a placement object (`OneDevice`, `Pmap`, `ShardMap`), chosen once by `parallelize`: how it compiles the
+step, lays out the state and batches on its devices, and reads them back. `ParallelStep` delegates to it.
+
 Every mode gives the same parameters as the one-device step on the same global batch and key (up to float
 reassociation in the cross-device means). Checkpoints hold one device-count-independent copy of the state
 (`ParallelStep.global_state`), so a run may resume on a different number of devices.
