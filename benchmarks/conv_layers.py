@@ -29,9 +29,12 @@ import jax.numpy as jnp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+if str(HERE) not in sys.path:
+  sys.path.insert(0, str(HERE))
 
 from jaxgan.nets.conv import _transpose_padding, conv2d  # noqa: E402
 from jaxgan.nets.zoo import _upsample_conv_subpixel  # noqa: E402
+from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
 
 IMPLS = ("xla", "fast")
 MEASURES = ("forward", "input_grad", "kernel_grad", "train_backward")
@@ -178,13 +181,9 @@ def main(argv=None) -> None:
   if unknown:
     raise SystemExit(f"Unknown layers {sorted(unknown)}; choose from {[layer.name for layer in LAYERS]}.")
   layers = [layer for layer in LAYERS if not wanted or layer.name in wanted]
-  machine = {"cpu": platform.processor(), "cpus_available": len(os.sched_getaffinity(0)),
+  machine = {"cpu": cpu_name(), "cpus_available": len(os.sched_getaffinity(0)),
              "platform": platform.platform(), "python": platform.python_version(), "backend": jax.default_backend(),
              "load_average_at_start": os.getloadavg()}
-  for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-    if line.startswith("model name"):
-      machine["cpu"] = line.split(":", 1)[1].strip()
-      break
   results = []
   for layer in layers:
     results.append(measure(layer, args.batch, args.repeats))

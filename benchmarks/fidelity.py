@@ -61,6 +61,8 @@ for _path in (ROOT, HERE):
   if str(_path) not in sys.path:
     sys.path.insert(0, str(_path))
 
+from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
+
 RESULTS = HERE / "results"
 RUNS_DIR = RESULTS / "fidelity"
 MERGED = RESULTS / "fidelity_toy.json"
@@ -137,15 +139,7 @@ def _hq_only_reverse_kl(samples: np.ndarray, centers: np.ndarray, std: float) ->
 
 
 def machine_info() -> dict[str, Any]:
-  cpu = platform.processor()
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-  except OSError:
-    pass
-  return {"cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
+  return {"cpu": cpu_name(), "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
           "python": platform.python_version()}
 
 

@@ -47,6 +47,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:
+  sys.path.insert(0, str(HERE))
+
+from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
+
 WORKLOADS = ("wgan_gp", "wgan_clip", "dcgan")  # the default set
 # dcgan64: dcgan_celeba64's nets (Radford et al.'s DCGAN at 64x64x3) at batch 128, for accelerators (gpu.sh).
 ALL_WORKLOADS = WORKLOADS + ("dcgan64",)
@@ -279,14 +284,6 @@ def _summary(values: list[float]) -> dict | None:
 
 
 def _machine() -> dict:
-  cpu = platform.processor()
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-  except OSError:
-    pass
   load = os.getloadavg() if hasattr(os, "getloadavg") else None
   gpu = None
   try:
@@ -294,7 +291,7 @@ def _machine() -> dict:
                          capture_output=True, text=True, timeout=30, check=False).stdout.strip() or None
   except (OSError, subprocess.TimeoutExpired):
     pass
-  return {"cpu": cpu, "gpu": gpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
+  return {"cpu": cpu_name(), "gpu": gpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
           "python": platform.python_version(), "load_average_at_start": load}
 
 

@@ -4,7 +4,7 @@
 
 Restores the run's newest checkpoint, classifies the test split of its dataset with the discriminator (inference
 mode: no noise) and writes `<workdir>/classifier_eval.json` with `test_error`. The logic lives in
-`jaxgan.semi_supervised.evaluate_run`.
+`jaxgan.classifier_eval.evaluate_run`.
 """
 
 from absl import app, flags
@@ -20,9 +20,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs restores at INFO
-  from jaxgan import semi_supervised  # after flag parsing, so --help stays fast
+  from jaxgan import classifier_eval  # after flag parsing, so --help stays fast
 
-  results = semi_supervised.evaluate_run(_WORKDIR.value, {"data_dir": _DATA_DIR.value, "manual_dir": _MANUAL_DIR.value},
+  results = classifier_eval.evaluate_run(_WORKDIR.value, {"data_dir": _DATA_DIR.value, "manual_dir": _MANUAL_DIR.value},
                                          _BATCH_SIZE.value)
   print(f"Wrote {_WORKDIR.value}/classifier_eval.json: test_error={results['test_error']:.4%} on "
         f"{results['num_test']} test images at step {results['step']}")

@@ -36,6 +36,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import ml_collections
 import numpy as np
 
+from jaxgan import data, losses
+from jaxgan.metrics import modes_covered
+
 KINDS = ("d_wins", "vanishing_generator_gradient", "mode_collapse", "exploding_penalty", "non_finite")
 
 
@@ -133,8 +136,6 @@ def settings_from_config(config: ml_collections.ConfigDict) -> Settings:
   Raises:
     ValueError: for an unknown field or kind, or a bad value, naming the config field.
   """
-  from jaxgan import data, losses
-
   fields = default_config().to_dict()
   section = dict(config.get("diagnostics") or {})
   unknown = set(section) - set(fields)
@@ -272,8 +273,6 @@ def update(state: DiagnosticsState, step: int, metrics: Mapping[str, Any], sampl
   if samples is not None:
     sample_diversity = diversity(samples)
     if s.mode_centers is not None:
-      from jaxgan.metrics import modes_covered
-
       covered = float(modes_covered(np.asarray(samples).reshape(len(samples), -1), s.mode_centers, s.mode_std))
   check = Check(step=int(step), critic_loss=_metric(metrics, "critic_loss"),
                 wasserstein_estimate=_metric(metrics, "wasserstein_estimate"),

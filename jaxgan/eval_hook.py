@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxgan import data as data_lib
 from jaxgan import evaluation
+from jaxgan.gan import cycled_labels
 from jaxgan.metrics import toy_metrics
 from jaxgan.train import GAN, GANState
 
@@ -44,7 +45,7 @@ def _toy_evaluator(gan: GAN, config: ml_collections.ConfigDict) -> Evaluator | N
 
 
 def _labels(gan: GAN, num: int) -> np.ndarray | None:
-  return np.arange(num) % gan.num_classes if gan.num_classes else None
+  return cycled_labels(num, gan.num_classes) if gan.num_classes else None
 
 
 def _image_evaluator(gan: GAN, config: ml_collections.ConfigDict) -> Evaluator | None:

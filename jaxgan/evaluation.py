@@ -37,10 +37,13 @@ from scipy import special
 
 from jaxgan import data as data_lib
 from jaxgan.checkpoint import Checkpointer
+from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
 from jaxgan.metrics import (classifier_accuracy, feature_statistics, frechet_distance, inception_score,
                             kid_from_features, mode_score, modified_inception_score,
                             modified_inception_score_per_class, nearest_mode, one_nn_accuracy, precision_recall,
                             toy_metrics, wasserstein_distance)
+from jaxgan.metrics import classifier, inception
+from jaxgan.gan import cycled_labels
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)
@@ -105,8 +108,6 @@ class Extractor(NamedTuple):
 def _classifier_extractor(dataset: str, inception_weights: str | None, resize: str = "none",
                           download: bool = False) -> Extractor:
   del inception_weights, resize, download
-  from jaxgan.metrics import classifier
-
   net = classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
 
   def extract(images, progress, desc):
@@ -118,8 +119,6 @@ def _classifier_extractor(dataset: str, inception_weights: str | None, resize: s
 def _inception_extractor(dataset: str, inception_weights: str | None, resize: str = "pytorch_fid",
                          download: bool = False) -> Extractor:
   del dataset
-  from jaxgan.metrics import inception
-
   resize = inception.check_resize("pytorch_fid" if resize == "none" else resize)
   net = inception.load_inception(inception_weights, download=download)
 
@@ -346,13 +345,22 @@ def generate_samples(gan: GAN, state: GANState, key: jax.Array, num: int, labels
   return np.concatenate(out)
 
 
-def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
-  from jaxgan.data.images import load_images, to_unit_range
-
+def load_test_split(config: ml_collections.ConfigDict, num: int | None = None,
+               data_overrides: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """(images [N, *data_shape] float32 in [-1, 1], labels int32 [N]): the first `num` (default all) examples of the
+  test split of the run's image dataset, with `data_overrides` replacing fields of `config.data`."""
   data = ml_collections.ConfigDict(config.data.to_dict())
+  data.update({k: v for k, v in (data_overrides or {}).items() if v is not None})
   data.split, data.max_examples = "test", 0
-  images, _ = load_images(data, data_lib.data_shape(config.data))
-  return to_unit_range(images[:num_real] if num_real else images)
+  images, labels = load_images(data, data_lib.data_shape(config.data))
+  if num:
+    images, labels = images[:num], labels[:num]
+  return to_unit_range(images), labels
+
+
+def real_test_images(config: ml_collections.ConfigDict, num_real: int | None) -> np.ndarray:
+  """The first `num_real` (default all) test images [N, *data_shape] in [-1, 1]; see `load_test_split`."""
+  return load_test_split(config, num_real)[0]
 
 
 def write_results(path: str | os.PathLike, results: dict[str, Any]) -> bool:
@@ -423,7 +431,7 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
   toy = data_lib.is_toy(config.data)
   num = int(num_samples or (config.eval_samples if toy else 10_000))
   key_samples, key_real = jax.random.split(jax.random.key(seed))
-  labels = np.arange(num) % gan.num_classes if gan.num_classes else None
+  labels = cycled_labels(num, gan.num_classes) if gan.num_classes else None
   extractor = None
   if not toy:  # load the feature extractor first: a missing weights file fails before any work
     features_name = features or features_for_dataset(config.data.name)
@@ -471,8 +479,6 @@ def load_image_set(path: str | os.PathLike) -> np.ndarray:
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: no such file or folder (pass an .npz with `images` or a folder of images).")
   if os.path.isdir(path):
-    from jaxgan.data.images import load_images
-
     images, _ = load_images(ml_collections.ConfigDict({"name": os.path.basename(path), "source": f"folder:{path}"}))
   else:
     with np.load(path) as archive:
@@ -484,8 +490,6 @@ def load_image_set(path: str | os.PathLike) -> np.ndarray:
     images = images[..., None]
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"{path}: expected images [N, H, W, C] with C in (1, 3); got shape {images.shape}.")
-  from jaxgan.data.images import as_unit_range_images
-
   return as_unit_range_images(images, path)
 
 
@@ -633,8 +637,6 @@ def features_for_reference(spec: str) -> str:
 def reference_cache_path(spec: str, features: str, extractor: Extractor, num_real: int | None = None) -> Path:
   """Where the statistics of a reference are cached: the jaxgan cache folder's `reference_stats/`, one file per
   (spec, file contents for npz/folder specs, number of images, features, weights digest, resize mode)."""
-  from jaxgan.metrics import inception
-
   data = reference_data_config(spec, num_real)
   contents = _fingerprint(data.source.split(":", 1)[1]) if data.source != "tfds" else ""
   key = json.dumps({"reference": spec, "contents": contents, "num_real": int(num_real or 0), "features": features,
@@ -666,8 +668,6 @@ def reference_features(spec: str, features: str, extractor: Extractor, need_feat
   Returns:
     (the reference's Features, the cache path).
   """
-  from jaxgan.data.images import load_images, to_unit_range
-
   _check_count(num_real, "num_real")
   path = reference_cache_path(spec, features, extractor, num_real)
   if cache and path.is_file():

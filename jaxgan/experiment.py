@@ -348,9 +348,10 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   # the config, logs, pictures and results.
   primary = jax.process_index() == 0
 
-  # The step may run over several devices; `gan` (no device axis) initialises, evaluates and samples on one.
-  train_step = parallel.make_parallel_train_step(config, config.parallel)
-  gan = build_gan(config)
+  # One GAN for the run, built for the device axis its step runs under; it also initialises, evaluates and samples
+  # on one device, where that axis plays no part (its nets run in inference mode there).
+  gan = build_gan(config, parallel.axis_name_for(config.parallel))
+  train_step = parallel.make_parallel_train_step(config, config.parallel, gan=gan)
   root = jax.random.key(config.seed)
   init_key, train_key, data_key, eval_key = jax.random.split(root, 4)
   state = jax.jit(functools.partial(init_state, gan))(init_key)  # eager init of conv nets is slow

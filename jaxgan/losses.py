@@ -50,6 +50,9 @@ class LossPair(NamedTuple):
     chance_loss: the critic's loss when it cannot tell real from fake (every score at the decision threshold, or all
       scores equal), e.g. 2 log 2 for the log loss; a critic far below it is winning outright. None for the
       Wasserstein losses, whose critic loss has no floor to race to.
+    log_loss: the critic's loss is the log loss, the binary cross-entropy of each sample's own logit with targets
+      real = 1 and fake = 0 (the minimax and non-saturating GANs): label smoothing and flipping replace those
+      targets, and the semi-supervised GAN's D(x) is trained by it.
   """
 
   critic_loss: LossFn
@@ -57,6 +60,7 @@ class LossPair(NamedTuple):
   generator_uses_real: bool = False  # if False, the step passes real_scores=None to generator_loss
   decision_threshold: float | None = 0.0
   chance_loss: float | None = 2 * math.log(2)
+  log_loss: bool = False
 
 
 def _discriminator_log_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
@@ -208,8 +212,8 @@ def turing_wgan_generator_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.
 
 
 LOSSES: dict[str, LossPair] = {
-    "gan": LossPair(_discriminator_log_loss, minimax_generator_loss),
-    "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss),
+    "gan": LossPair(_discriminator_log_loss, minimax_generator_loss, log_loss=True),
+    "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss, log_loss=True),
     "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, decision_threshold=None, chance_loss=None),
     "rsgan": LossPair(relativistic_critic_loss, relativistic_generator_loss, generator_uses_real=True,
                       decision_threshold=None, chance_loss=math.log(2)),
@@ -224,6 +228,10 @@ LOSSES: dict[str, LossPair] = {
     "t_wgan": LossPair(turing_wgan_critic_loss, turing_wgan_generator_loss, generator_uses_real=True,
                        decision_threshold=None, chance_loss=None),
 }
+
+
+# The names of the log losses, for messages.
+LOG_LOSSES = tuple(name for name, pair in LOSSES.items() if pair.log_loss)
 
 
 def discriminator_accuracy(real_scores: Scores, fake_scores: Scores, threshold: float | None,

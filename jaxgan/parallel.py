@@ -12,6 +12,9 @@ gradients, metrics and BatchNorm statistics over `AXIS` and draws each example's
   batch sharded along its example axis (`P(None, AXIS)`). This is what new code should use, across hosts too.
 - `"auto"`: `"shard_map"` when more than one device is present, else `"none"`.
 
+Each mode is a placement object (`OneDevice`, `Pmap`, `ShardMap`), chosen once by `parallelize`: how it compiles the
+step, lays out the state and batches on its devices, and reads them back. `ParallelStep` delegates to it.
+
 Every mode gives the same parameters as the one-device step on the same global batch and key (up to float
 reassociation in the cross-device means). Checkpoints hold one device-count-independent copy of the state
 (`ParallelStep.global_state`), so a run may resume on a different number of devices.
@@ -69,6 +72,119 @@ def _first_local_copy(x: jax.Array, stacked: bool) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
+class OneDevice:
+  """Mode "none": the step jitted on one device; state and batches stay as they are."""
+
+  devices: tuple[jax.Device, ...]
+  mode = "none"
+  mesh = None
+
+  def compile(self, step: StepFn) -> StepFn:
+    return jax.jit(step, donate_argnums=0)
+
+  def put_state(self, state):
+    return state
+
+  def put_batch(self, batch):
+    return batch
+
+  def put_process_batch(self, local_batch):
+    del local_batch
+    raise ValueError("config.parallel='none' runs in one process; use config.parallel='shard_map' (or 'auto') "
+                     "across processes.")
+
+  def unreplicate(self, tree):
+    return tree
+
+  def global_state(self, state):
+    return state
+
+
+@dataclasses.dataclass(frozen=True)
+class _OverMesh:
+  """What the mapped modes share: a 1-D mesh named `AXIS` over the devices, batches split along B."""
+
+  devices: tuple[jax.Device, ...]
+  mesh: Mesh
+
+  def put_process_batch(self, local_batch):
+    """This process's [n_critic, B / process_count, ...] shard of a multi-process run's global batch, placed."""
+    check_batch_size(jax.tree.leaves(local_batch)[0].shape[1] * jax.process_count(), len(self.devices))
+    sharding = NamedSharding(self.mesh, P(None, AXIS))
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pmap(_OverMesh):
+  """Mode "pmap": the state stacked [devices, ...], the batch [devices, n_critic, B / devices, ...]."""
+
+  mode = "pmap"
+
+  def compile(self, step: StepFn) -> StepFn:
+    # The key is broadcast (in_axes None): every device folds the same key; `axis_index` tells their examples apart.
+    return jax.pmap(step, axis_name=AXIS, in_axes=(0, 0, None), donate_argnums=0, devices=list(self.devices))
+
+  def put_state(self, state):
+    stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (len(self.devices), *jnp.shape(x))), state)
+    return jax.device_put(stacked, NamedSharding(self.mesh, P(AXIS)))
+
+  def put_batch(self, batch):
+    check_batch_size(jax.tree.leaves(batch)[0].shape[1], len(self.devices))
+    return jax.tree.map(self._split, batch)
+
+  def _split(self, x: jax.Array) -> jax.Array:
+    n_critic, global_batch, *rest = x.shape
+    num_devices = len(self.devices)
+    split = jnp.reshape(x, (n_critic, num_devices, global_batch // num_devices, *rest))
+    return jnp.swapaxes(split, 0, 1)  # [devices, n_critic, B / devices, ...]
+
+  def unreplicate(self, tree):
+    return jax.tree.map(lambda x: _first_local_copy(x, True), tree)
+
+  def global_state(self, state):
+    return self.unreplicate(state)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardMap(_OverMesh):
+  """Mode "shard_map": parameters replicated (`P()`), the batch sharded along its example axis (`P(None, AXIS)`)."""
+
+  mode = "shard_map"
+
+  def compile(self, step: StepFn) -> StepFn:
+    # check_vma=False gives pmap's semantics. With the default check_vma=True, JAX tracks which values vary over
+    # AXIS, and the gradient with respect to replicated (P()) parameters comes back already psum-ed over devices;
+    # the step's own pmean would then leave a gradient D times the one-device gradient.
+    mapped = jax.shard_map(step, mesh=self.mesh, in_specs=(P(), P(None, AXIS), P()), out_specs=(P(), P()),
+                           check_vma=False)
+    return jax.jit(mapped, donate_argnums=0)
+
+  def put_state(self, state):
+    return jax.device_put(state, NamedSharding(self.mesh, P()))
+
+  def put_batch(self, batch):
+    check_batch_size(jax.tree.leaves(batch)[0].shape[1], len(self.devices))
+    sharding = NamedSharding(self.mesh, P(None, AXIS))
+    if jax.process_count() == 1:
+      return jax.device_put(batch, sharding)
+    # Every process holds the same global batch here; each keeps its devices' part.
+    def local_part(x):
+      host = np.asarray(x)
+      return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+    return jax.tree.map(local_part, batch)
+
+  def unreplicate(self, tree):
+    return jax.tree.map(lambda x: _first_local_copy(x, False), tree)
+
+  def global_state(self, state):
+    # The replicated global array itself: orbax writes one replica, from every process alike.
+    return state
+
+
+Placement = OneDevice | Pmap | ShardMap
+
+
+@dataclasses.dataclass(frozen=True)
 class ParallelStep:
   """A compiled train step for one mode, with the helpers that move state and batches in and out of its layout.
 
@@ -78,12 +194,15 @@ class ParallelStep:
     step: the compiled `step(placed_state, placed_batch, key) -> (placed_state, placed_metrics)`; the state is
       donated.
     mesh: the 1-D mesh over `devices` named `AXIS` (None for "none").
+    placement: the mode's placement (`OneDevice`, `Pmap` or `ShardMap`): how state and batches are laid out on the
+      devices and read back.
   """
 
   mode: str
   devices: tuple[jax.Device, ...]
   step: StepFn
   mesh: Mesh | None
+  placement: Placement
 
   @property
   def num_devices(self) -> int:
@@ -96,58 +215,32 @@ class ParallelStep:
 
   def put_state(self, state):
     """A one-copy state (as `init_state` or a checkpoint gives it) in this mode's layout: replicated per device."""
-    if self.mode == "none":
-      return state
-    if self.mode == "pmap":
-      stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.num_devices, *jnp.shape(x))), state)
-      return jax.device_put(stacked, NamedSharding(self.mesh, P(AXIS)))
-    return jax.device_put(state, NamedSharding(self.mesh, P()))
+    return self.placement.put_state(state)
 
   def put_batch(self, batch):
     """The global batch in this mode's layout, split over the devices along B.
 
     Args:
-      batch: [n_critic, B, ...], or a tuple of such arrays (a conditional GAN's (images, labels)).
+      batch: [n_critic, B, ...], or a pytree of such arrays (a conditional GAN's (images, labels)).
 
     Raises:
       ValueError: if B does not divide by the device count.
     """
-    if self.mode == "none":
-      return batch
-    check_batch_size(jax.tree.leaves(batch)[0].shape[1], self.num_devices)
-    if self.mode == "pmap":
-      return jax.tree.map(self._split_for_pmap, batch)
-    sharding = NamedSharding(self.mesh, P(None, AXIS))
-    if jax.process_count() == 1:
-      return jax.device_put(batch, sharding)
-    # Every process holds the same global batch here; each keeps its devices' part.
-    def local_part(x):
-      host = np.asarray(x)
-      return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-    return jax.tree.map(local_part, batch)
+    return self.placement.put_batch(batch)
 
   def put_local_batch(self, local_batch):
     """Like `put_batch`, from this process's shard of the global batch (`make_batch_fn(..., shard=data_shard())`).
 
     Args:
-      local_batch: [n_critic, B / process_count, ...] (or a tuple of them): the examples of this process's devices.
+      local_batch: [n_critic, B / process_count, ...] (or a pytree of them): the examples of this process's devices.
     """
     if jax.process_count() == 1:
       return self.put_batch(local_batch)
-    check_batch_size(jax.tree.leaves(local_batch)[0].shape[1] * jax.process_count(), self.num_devices)
-    sharding = NamedSharding(self.mesh, P(None, AXIS))
-    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch)
-
-  def _split_for_pmap(self, x: jax.Array) -> jax.Array:
-    n_critic, global_batch, *rest = x.shape
-    split = jnp.reshape(x, (n_critic, self.num_devices, global_batch // self.num_devices, *rest))
-    return jnp.swapaxes(split, 0, 1)  # [devices, n_critic, B / devices, ...]
+    return self.placement.put_process_batch(local_batch)
 
   def unreplicate(self, tree):
     """One copy of a replicated tree (state or metrics), on the first local device."""
-    if self.mode == "none":
-      return tree
-    return jax.tree.map(lambda x: _first_local_copy(x, self.mode == "pmap"), tree)
+    return self.placement.unreplicate(tree)
 
   def global_state(self, state):
     """The state to checkpoint: one copy, whatever the device count, that `put_state` can place again.
@@ -155,7 +248,7 @@ class ParallelStep:
     Under "shard_map" this is the replicated global array itself (orbax writes one replica, from every process
     alike); under "pmap" the first replica.
     """
-    return state if self.mode == "shard_map" else self.unreplicate(state)
+    return self.placement.global_state(state)
 
   def host_metrics(self, metrics) -> dict[str, float]:
     """Metrics as Python floats on the host (call at logging steps only: it waits for the step)."""
@@ -180,34 +273,41 @@ def parallelize(step: StepFn, mode: str = "auto", devices: Sequence[jax.Device] 
   Returns:
     A `ParallelStep`, compiled once; call `put_state` on the state before the first step.
   """
-  if devices is None:
-    devices = jax.devices() if mode in ("shard_map", "auto") else jax.local_devices()
+  devices = _default_devices(mode) if devices is None else devices
   mode = resolve_mode(mode, len(devices))
   if mode == "none":
-    return ParallelStep("none", tuple(devices[:1]), jax.jit(step, donate_argnums=0), None)
-  mesh = Mesh(np.asarray(devices), (AXIS,))
-  if mode == "pmap":
-    # The key is broadcast (in_axes None): every device folds the same key; `axis_index` tells their examples apart.
-    compiled = jax.pmap(step, axis_name=AXIS, in_axes=(0, 0, None), donate_argnums=0, devices=list(devices))
+    placement = OneDevice(tuple(devices[:1]))
   else:
-    # check_vma=False gives pmap's semantics. With the default check_vma=True, JAX tracks which values vary over
-    # AXIS, and the gradient with respect to replicated (P()) parameters comes back already psum-ed over devices;
-    # the step's own pmean would then leave a gradient D times the one-device gradient.
-    mapped = jax.shard_map(step, mesh=mesh, in_specs=(P(), P(None, AXIS), P()), out_specs=(P(), P()),
-                           check_vma=False)
-    compiled = jax.jit(mapped, donate_argnums=0)
-  return ParallelStep(mode, tuple(devices), compiled, mesh)
+    placement = (Pmap if mode == "pmap" else ShardMap)(tuple(devices), Mesh(np.asarray(devices), (AXIS,)))
+  return ParallelStep(mode, placement.devices, placement.compile(step), placement.mesh, placement)
+
+
+def _default_devices(mode: str) -> Sequence[jax.Device]:
+  return jax.devices() if mode in ("shard_map", "auto") else jax.local_devices()
+
+
+def axis_name_for(mode: str, devices: Sequence[jax.Device] | None = None) -> str | None:
+  """The device axis a GAN must be built with (`build_gan(config, axis_name)`) to run under `mode`: `AXIS` for the
+  mapped modes, None for "none" (and for "auto" on one device)."""
+  devices = _default_devices(mode) if devices is None else devices
+  return None if resolve_mode(mode, len(devices)) == "none" else AXIS
 
 
 def make_parallel_train_step(config: ml_collections.ConfigDict, mode: str = "auto",
-                             devices: Sequence[jax.Device] | None = None) -> ParallelStep:
+                             devices: Sequence[jax.Device] | None = None, gan: GAN | None = None) -> ParallelStep:
   """Builds the GAN `config` names with the right axis name and wraps its train step for `mode`.
 
+  Args:
+    config: the run config.
+    mode: "auto", "none", "pmap" or "shard_map".
+    devices: the devices to use (see `parallelize`).
+    gan: the run's GAN, if already built: `build_gan(config, axis_name_for(mode, devices))`.
+
   Raises:
-    ValueError: for an unknown mode, or a `config.batch_size` that does not divide by the device count.
+    ValueError: for an unknown mode, a `config.batch_size` that does not divide by the device count, or a `gan`
+      built for another device axis.
   """
-  if devices is None:
-    devices = jax.devices() if mode in ("shard_map", "auto") else jax.local_devices()
+  devices = _default_devices(mode) if devices is None else devices
   mode = resolve_mode(mode, len(devices))
   if mode == "pmap" and jax.process_count() > 1:
     raise ValueError("config.parallel='pmap' runs on one host here; use config.parallel='shard_map' (or 'auto') "
@@ -215,7 +315,11 @@ def make_parallel_train_step(config: ml_collections.ConfigDict, mode: str = "aut
   axis_name = None if mode == "none" else AXIS
   num_devices = 1 if mode == "none" else len(devices)
   check_batch_size(int(config.batch_size), num_devices)
-  gan: GAN = build_gan(config, axis_name)
+  if gan is None:
+    gan = build_gan(config, axis_name)
+  elif gan.axis_name != axis_name:
+    raise ValueError(f"make_parallel_train_step(mode={mode!r}) needs a GAN built with axis_name={axis_name!r}; got "
+                     f"one built with {gan.axis_name!r}. Build it with build_gan(config, axis_name_for(mode)).")
   return parallelize(make_train_step(gan, axis_name), mode, devices)
 
 

@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgan import data, nets, semi_supervised, train
+from jaxgan import classifier_eval, data, nets, train
 from jaxgan.metrics import nearest_mode
 from jaxgan.train import build_gan, init_state, make_train_step
 
@@ -118,7 +118,7 @@ def test_acgan_toy_samples_follow_labels_and_the_critic_classifies():
   nearest, _ = nearest_mode(np.asarray(samples), data.get_toy("ring8").centers)
   follows = float(np.mean(nearest == np.asarray(labels)))
   real, real_labels = data.get_toy("ring8").sample_labeled(jax.random.key(4), (2000,))
-  error = semi_supervised.test_error(gan, state, np.asarray(real), np.asarray(real_labels))
+  error = classifier_eval.test_error(gan, state, np.asarray(real), np.asarray(real_labels))
   assert follows > 0.8 and error < 0.05, (follows, error)
 
 

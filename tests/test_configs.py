@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxgan import semi_supervised
+from jaxgan.batch import SemiSupervisedBatch
 from jaxgan.data import data_shape
 from jaxgan.train import build_gan, init_state, make_train_step
 
@@ -42,7 +43,7 @@ def test_config_trains_one_step(name):
   if config.num_classes:
     batch = (batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, config.num_classes))
   if semi_supervised.uses_labelled_batch(config):
-    batch = semi_supervised.SemiSupervisedBatch(
+    batch = SemiSupervisedBatch(
         batch, batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, 10))
   state, metrics = jax.jit(make_train_step(gan))(state, batch, jax.random.key(2))
   assert int(state.step) == 1

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import losses, priors, train
+from jaxgan import losses, priors, train, updates
 from jaxgan.train import Tips, build_gan, init_state, make_train_step
 
 
@@ -140,12 +140,12 @@ def test_spectral_norm_critic_with_penalty_is_allowed(tiny_toy_config):
 
 def test_soft_targets_ranges_and_flip_rate():
   keys = jax.random.split(jax.random.key(0), 20000)
-  real, fake = train._soft_targets(Tips(label_smoothing="two_sided"), keys)
+  real, fake = updates.soft_targets(Tips(label_smoothing="two_sided"), keys)
   assert float(real.min()) > 0.9 and float(real.max()) <= 1.0
   assert float(fake.min()) >= 0.0 and float(fake.max()) < 0.1
-  real, fake = train._soft_targets(Tips(label_smoothing="one_sided"), keys)
+  real, fake = updates.soft_targets(Tips(label_smoothing="one_sided"), keys)
   assert bool(jnp.all(real == 0.9)) and bool(jnp.all(fake == 0.0))
-  real, fake = train._soft_targets(Tips(flip_fraction=0.05), keys)
+  real, fake = updates.soft_targets(Tips(flip_fraction=0.05), keys)
   assert abs(float(jnp.mean(real == 0.0)) - 0.05) < 0.01 and abs(float(jnp.mean(fake == 1.0)) - 0.05) < 0.01
 
 
@@ -153,9 +153,9 @@ def test_instance_noise_anneals_to_zero():
   tips = Tips(instance_noise=0.5, instance_noise_anneal_steps=100)
   keys = jax.random.split(jax.random.key(0), 4000)
   x = jnp.zeros((4000, 3))
-  early = train._instance_noise(tips, jnp.asarray(0), keys, x)
-  half = train._instance_noise(tips, jnp.asarray(50), keys, x)
-  late = train._instance_noise(tips, jnp.asarray(150), keys, x)
+  early = updates.instance_noise(tips, jnp.asarray(0), keys, x)
+  half = updates.instance_noise(tips, jnp.asarray(50), keys, x)
+  late = updates.instance_noise(tips, jnp.asarray(150), keys, x)
   chex.assert_trees_all_close(float(jnp.std(early)), 0.5, rtol=0.03)
   chex.assert_trees_all_close(half, early / 2, rtol=1e-5)
   assert float(jnp.max(jnp.abs(late))) == 0.0

@@ -237,3 +237,9 @@ def test_generator_gradient_depends_on_real_batch_only_for_relativistic_losses(t
   assert _finite_tree((metrics_a, metrics_b, new_a.g_params, new_b.g_params))
   assert _trees_equal(new_a.d_params, new_b.d_params)
   assert _trees_equal(new_a.g_params, new_b.g_params) != uses_real
+
+
+def test_log_loss_flag_marks_the_losses_label_smoothing_and_ssgan_accept():
+  # The step and the config checks read LossPair.log_loss; these are the two losses with the log loss's targets.
+  assert losses.LOG_LOSSES == ("gan", "ns_gan")
+  assert not any(pair.log_loss for name, pair in losses.LOSSES.items() if name not in losses.LOG_LOSSES)

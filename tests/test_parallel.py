@@ -172,3 +172,12 @@ def test_none_mode_is_plain_jit(tiny_toy_config):
   assert step.mode == "none" and step.num_devices == 1
   state = init_state(build_gan(tiny_toy_config), jax.random.key(0))
   assert step.put_state(state) is state and step.unreplicate(state) is state
+
+
+def test_a_prebuilt_gan_must_fit_the_mode(tiny_toy_config):
+  # The run builds its GAN once and hands it over; one built for another device axis would not average BatchNorm
+  # statistics (or DRAGAN's noise scale) as the step does.
+  with pytest.raises(ValueError, match="axis_name=None"):
+    parallel.make_parallel_train_step(tiny_toy_config, "none", gan=build_gan(tiny_toy_config, parallel.AXIS))
+  gan = build_gan(tiny_toy_config, parallel.axis_name_for("none"))
+  assert parallel.make_parallel_train_step(tiny_toy_config, "none", gan=gan).mode == "none"

@@ -15,7 +15,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgan import data, nets, semi_supervised
+from jaxgan import classifier_eval, data, nets, semi_supervised
+from jaxgan.data import labelled
 from jaxgan.train import build_gan, init_state, make_train_step
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -146,13 +147,13 @@ def test_feature_matching_defaults_follow_the_head():
 
 def test_labelled_subset_is_balanced_and_seeded():
   labels = np.random.default_rng(0).integers(0, 4, size=200)
-  chosen = semi_supervised.labelled_subset(labels, 5, 4, seed=3)
+  chosen = labelled.labelled_subset(labels, 5, 4, seed=3)
   assert len(chosen) == 20 and len(set(chosen)) == 20
   np.testing.assert_array_equal(np.bincount(labels[chosen], minlength=4), [5, 5, 5, 5])
-  np.testing.assert_array_equal(chosen, semi_supervised.labelled_subset(labels, 5, 4, seed=3))
-  assert not np.array_equal(chosen, semi_supervised.labelled_subset(labels, 5, 4, seed=4))
+  np.testing.assert_array_equal(chosen, labelled.labelled_subset(labels, 5, 4, seed=3))
+  assert not np.array_equal(chosen, labelled.labelled_subset(labels, 5, 4, seed=4))
   with pytest.raises(ValueError, match="labelled_per_class"):
-    semi_supervised.labelled_subset(labels, 100, 4, seed=3)
+    labelled.labelled_subset(labels, 100, 4, seed=3)
 
 
 def test_toy_batches_shapes_labels_and_shards():
@@ -176,11 +177,11 @@ def test_semi_supervised_toy_run_learns_to_classify():
   step = jax.jit(make_train_step(gan), donate_argnums=0)
   next_batch = data.make_batch_fn(c, jax.random.key(1))
   samples, labels = data.get_toy("ring8").sample_labeled(jax.random.key(9), (2000,))
-  before = semi_supervised.test_error(gan, state, np.asarray(samples), np.asarray(labels))
+  before = classifier_eval.test_error(gan, state, np.asarray(samples), np.asarray(labels))
   for t in range(150):
     state, metrics = step(state, next_batch(t), jax.random.key(2))
-  after = semi_supervised.test_error(gan, state, np.asarray(samples), np.asarray(labels))
-  predictions = semi_supervised.classify(gan, state, np.asarray(samples), batch_size=300)  # a ragged last batch
+  after = classifier_eval.test_error(gan, state, np.asarray(samples), np.asarray(labels))
+  predictions = classifier_eval.classify(gan, state, np.asarray(samples), batch_size=300)  # a ragged last batch
   chex.assert_trees_all_close(after, np.mean(predictions != np.asarray(labels)))
   assert before > 0.5 and after < 0.05, (before, after)
   assert all(np.isfinite(float(v)) for v in metrics.values())

@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgan.data.shapes import data_shape
+
 log = logging.getLogger(__name__)
 
 # The original files tfds's MNIST-style builders expect in manual_dir.
@@ -433,8 +435,6 @@ def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, rows:
   Args:
     rows: (lo, hi): keep only examples lo..hi-1 of each global batch (this process's shard); default all.
   """
-  from jaxgan.data import data_shape
-
   images, labels = load_images(config.data, data_shape(config.data))
   num_classes = int(config.get("num_classes", 0))
   if num_classes and (labels.min() < 0 or labels.max() >= num_classes):

@@ -2,10 +2,8 @@
 
 A `Program` holds what a config compiles to, an `Engine` one run of it (state, keys, counters).
 `Engine.step()` is `jaxgan.train.make_train_step` itself (n_critic critic updates, then the generator's), jitted once
-with the state donated. The toolbar's "D only" and "G only" buttons need one player's update alone, which the library
-step does not expose; `critic_update` and `generator_update` below are that: `jax.value_and_grad` of the same
-`gan.loss`, `gan.penalty` and `gan.prior.regularizer`, applied with the same optax transforms (about 40 lines; the
-training tips, which the playground never switches on, are left out).
+with the state donated. The toolbar's "D only" and "G only" buttons run one player's update alone: the library's own
+half steps, `jaxgan.updates.critic_update` and `generator_update`, on a fresh real batch.
 
 `Engine.frame()` renders what the page draws in one jitted call: real and fake samples, the critic on a coarse grid
 over the view (the heat-map), the generator's image of a latent grid (its manifold), and, on each fake point, the
@@ -23,9 +21,9 @@ import jax.numpy as jnp
 import jax.scipy.special
 import ml_collections
 import numpy as np
-import optax
 
-from jaxgan import train
+from jaxgan import train, updates
+from jaxgan.batch import Batch
 from jaxgan.metrics.toy import toy_metrics
 from jaxgan.playground.datasets import PlaygroundData
 from jaxgan.priors import deligan_sigma
@@ -81,47 +79,6 @@ def _scores(gan: train.GAN, d_params, d_state, real, fake, training: bool):
 
 def _latents(gan: train.GAN, prior_params, key: jax.Array, num: int) -> jax.Array:
   return train.sample_latents(gan, prior_params, train.example_keys(key, num, None))
-
-
-def critic_update(gan: train.GAN, state: train.GANState, real: jax.Array, key: jax.Array):
-  """One critic update alone, on real [B, 2]: the critic half of the library's step."""
-  z_key, penalty_key = jax.random.split(key)
-  z = _latents(gan, state.prior_params, z_key, real.shape[0])
-  fake = jax.lax.stop_gradient(gan.generator.apply(state.g_params, state.g_state, z, True)[0])
-
-  def loss_fn(d_params):
-    real_scores, fake_scores, d_state = _scores(gan, d_params, state.d_state, real, fake, True)
-    adversarial = gan.loss.critic_loss(real_scores, fake_scores)
-    penalty = jnp.zeros(())
-    if gan.penalty is not None:
-      penalty = gan.penalty(lambda x: gan.critic.apply(d_params, d_state, x, True)[0], real, fake, penalty_key)
-    aux = (d_state, adversarial, penalty, jnp.mean(real_scores) - jnp.mean(fake_scores))
-    return adversarial + gan.penalty_weight * penalty, aux
-
-  (_, (d_state, adversarial, penalty, w_estimate)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
-  updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
-  state = state.replace(d_params=optax.apply_updates(state.d_params, updates), d_state=d_state,
-                        d_opt_state=d_opt_state)
-  return state, {"critic_loss": adversarial, "gradient_penalty": penalty, "wasserstein_estimate": w_estimate}
-
-
-def generator_update(gan: train.GAN, state: train.GANState, real: jax.Array, key: jax.Array):
-  """One generator (and learnable prior) update alone, against real [B, 2]: the generator half of the step."""
-
-  def loss_fn(trainable):
-    g_params, prior_params = trainable
-    z = _latents(gan, prior_params, key, real.shape[0])
-    fake, g_state = gan.generator.apply(g_params, state.g_state, z, True)
-    real_scores, fake_scores, _ = _scores(gan, state.d_params, state.d_state, real, fake, True)
-    adversarial = gan.loss.generator_loss(real_scores, fake_scores)
-    return adversarial + gan.prior.regularizer(prior_params), (g_state, adversarial)
-
-  trainable = (state.g_params, state.prior_params)
-  (_, (g_state, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
-  updates, g_opt_state = gan.g_tx.update(grads, state.g_opt_state, trainable)
-  g_params, prior_params = optax.apply_updates(trainable, updates)
-  state = state.replace(g_params=g_params, g_state=g_state, prior_params=prior_params, g_opt_state=g_opt_state)
-  return state, {"generator_loss": adversarial}
 
 
 def render(gan: train.GAN, data: PlaygroundData, prior: str, state: train.GANState, key: jax.Array):
@@ -195,11 +152,11 @@ class Program:
     def half_step(update, state, keys, count):
       key = jax.random.fold_in(keys["half"], count)
       real = data.sample(jax.random.fold_in(key, 0), batch_shape[1:])
-      return update(gan, state, real, jax.random.fold_in(key, 1))
+      return update(gan, state, Batch(real), jax.random.fold_in(key, 1))
 
     self.full_step = jax.jit(full_step, donate_argnums=0)
-    self.critic_step = jax.jit(lambda s, k, c: half_step(critic_update, s, k, c), donate_argnums=0)
-    self.generator_step = jax.jit(lambda s, k, c: half_step(generator_update, s, k, c), donate_argnums=0)
+    self.critic_step = jax.jit(lambda s, k, c: half_step(updates.critic_update, s, k, c), donate_argnums=0)
+    self.generator_step = jax.jit(lambda s, k, c: half_step(updates.generator_update, s, k, c), donate_argnums=0)
     self.render = jax.jit(lambda s, k: render(gan, data, str(config.prior), s, k))
     self.init = jax.jit(lambda key: train.init_state(gan, key))  # jitted: op by op, init compiles for seconds
     keys = jax.eval_shape(run_keys, 0)
