@@ -297,7 +297,8 @@ def update(state: DiagnosticsState, step: int, metrics: Mapping[str, Any], sampl
 
 
 def scalars(state: DiagnosticsState) -> dict[str, float]:
-  """The latest check's diagnostics as {"diag/<name>": value}, for TensorBoard (NaN-free: absent ones are left out)."""
+  """The latest check's diagnostics as {"diag/<name>": value}, for TensorBoard (NaN-free: absent ones are left out;
+  the writer ranks the section: `4_diag/<name>`, see `jaxgan.summary`)."""
   if not state.checks:
     return {}
   s, last = state.settings, state.checks[-1]

@@ -29,11 +29,11 @@ import numpy as np
 import tqdm
 
 from jaxgan import data as data_lib
-from jaxgan import diagnostics, eval_hook, nets, parallel, plots
+from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots
 from jaxgan.checkpoint import Checkpointer, all_finite
 from jaxgan.data.prefetch import Prefetcher
 from jaxgan.optim import learning_rate_schedule
-from jaxgan.summary import SummaryWriter
+from jaxgan.summary import SummaryWriter, hparam_values
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)
@@ -217,15 +217,15 @@ def _finite_state_or_raise(step: int, state: Any, last_good: int | None) -> None
 
 def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array,
                   title: str) -> np.ndarray | None:
-  """Writes the sample picture (the same latents every time, so pictures over a run compare); returns an image
-  grid for TensorBoard (images only)."""
+  """Writes the sample picture (the same latents every time, so pictures over a run compare); returns it for
+  TensorBoard as uint8 [H, W, C] (the image grid, or the toy scatter's pixels)."""
   path.parent.mkdir(parents=True, exist_ok=True)
   if data_lib.is_toy(config.data):
     mixture = data_lib.get_toy(config.data.name)
     real = np.asarray(mixture.sample(jax.random.fold_in(key, 1), (1000,)))
     fake = np.asarray(generate(gan, state, key, 1000))
     plots.save_scatter(path, real, fake, title, mixture.centers)
-    return None
+    return _png_pixels(path)
   if gan.num_classes:
     # One row per class, so a glance tells whether the labels are followed.
     per_class = 8
@@ -236,6 +236,14 @@ def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.
   fake = np.asarray(generate(gan, state, key, 64))
   plots.save_image_grid(path, fake)
   return plots.image_grid(fake)
+
+
+def _png_pixels(path: Path) -> np.ndarray:
+  """A PNG's pixels as uint8 [H, W, 3] (the scatter is drawn by matplotlib straight to a file)."""
+  import matplotlib.image
+
+  pixels = matplotlib.image.imread(path)  # float [H, W, 4] in [0, 1]
+  return (pixels[..., :3] * 255).round().astype(np.uint8)
 
 
 def _close_all(closers: list[Any], quiet: bool) -> None:
@@ -263,6 +271,9 @@ class _NullWriter:
   def image(self, step, name, picture):
     del step, name, picture
 
+  def hparams(self, hparams, metrics):
+    del hparams, metrics
+
   def close(self):
     pass
 
@@ -272,6 +283,18 @@ def _learning_rates(config: ml_collections.ConfigDict, step: int) -> dict[str, f
   counts = {"g": step * int(config.get("n_generator", 1)), "d": step * int(config.n_critic)}
   return {f"train/{who}_learning_rate": float(learning_rate_schedule(config[f"{who}_optimizer"])(count))
           for who, count in counts.items()}
+
+
+def _train_scalars(config: ml_collections.ConfigDict, metrics: dict[str, float]) -> dict[str, float]:
+  """The step's metrics as TensorBoard tags: `losses/*` for the losses, `train/*` for the rest, without those that
+  mean nothing for this run (a gradient penalty of 0 without a penalty, a Wasserstein estimate for a loss whose
+  critic is not a Wasserstein critic)."""
+  skip = set()
+  if config.penalty == "none":
+    skip.add("gradient_penalty")
+  if losses.get_loss(config.loss).chance_loss is not None:  # only Wasserstein losses have no chance value
+    skip.add("wasserstein_estimate")
+  return {f"{'losses' if k.endswith('_loss') else 'train'}/{k}": v for k, v in metrics.items() if k not in skip}
 
 
 def _budget_spent(budget_s: float, elapsed_s: float) -> bool:
@@ -315,8 +338,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                        progress: bool = True) -> dict[str, Any]:
   """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
 
-  Writes into `workdir`: `config.json`, TensorBoard events (losses, gradient penalty, Wasserstein estimate,
-  steps/s, learning rates, evaluation metrics, sample grids), `checkpoints/` (the newest `keep_checkpoints`),
+  Writes into `workdir`: `config.json`, TensorBoard events (losses; the gradient penalty and Wasserstein estimate
+  where the run has them; steps/s, learning rates, evaluation metrics, sample pictures, hyperparameters), `checkpoints/` (the newest `keep_checkpoints`),
   `best_checkpoint/` (the best by `config.best_metric`), `samples/step_*.png` (from the same latents at every
   evaluation; the newest also as `samples.png`) and `results.json`.
 
@@ -399,8 +422,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
       picture = workdir / "samples" / f"step_{done:08d}.png"
       grid = _save_samples(picture, gan, one_copy, config, eval_key, title)
       shutil.copyfile(picture, workdir / "samples.png")
-      if grid is not None:
-        writer.image(done, "samples", grid)
+      writer.image(done, "samples", grid)
     return eval_metrics
 
   def save_checkpoint(done: int) -> None:
@@ -458,7 +480,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
         now = time.perf_counter()
         rate = steps_window / max(now - t_window, 1e-9)
         t_window, steps_window = now, 0
-        writer.scalars(done, {**{f"train/{k}": v for k, v in last_metrics.items()}, "train/steps_per_s": rate,
+        writer.scalars(done, {**_train_scalars(config, last_metrics), "train/steps_per_s": rate,
                               **_learning_rates(config, done)})
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
         if watch.enabled:
@@ -493,6 +515,10 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
       save_checkpoint(final_step)
     eval_metrics = evaluate_and_draw(final_step, f"{config.name}, step {final_step}")
     save_best(final_step, eval_metrics)
+    # One row of TensorBoard's HParams table per run: the config against the final metrics and losses.
+    writer.hparams(hparam_values(config.to_dict()), {
+        **{f"eval/{k}": v for k, v in eval_metrics.items()},
+        **{k: v for k, v in _train_scalars(config, last_metrics).items() if k.startswith("losses/")}})
     failed = False
   finally:
     closers = [batches.close, stop.restore, bar.close, writer.close, checkpointer.close]

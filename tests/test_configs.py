@@ -85,4 +85,7 @@ def test_cli_rejects_unknown_override(tmp_path):
   done = subprocess.run([sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.nmu_steps=3"],
                         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
                         timeout=120)
-  assert done.returncode != 0 and "nmu_steps" in done.stderr
+  assert done.returncode == 1 and "nmu_steps" in done.stderr
+  # One line naming the flag and the fix, no traceback.
+  assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr, done.stderr
+  assert "--config.nmu_steps" in done.stderr and "'num_steps'" in done.stderr and "--print_config" in done.stderr

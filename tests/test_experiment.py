@@ -151,11 +151,12 @@ def test_tensorboard_gets_losses_rates_and_learning_rates(tiny_toy_config, tmp_p
   c.g_optimizer.update(schedule="linear", decay_steps=10, end_value=0.0)
   train_and_evaluate(c, tmp_path, progress=False)
   scalars = read_scalars(tmp_path / "tensorboard")
-  for tag in ("train/critic_loss", "train/generator_loss", "train/gradient_penalty", "train/wasserstein_estimate",
-              "train/steps_per_s", "eval/modes_covered"):
+  # The losses' group is ranked first (jaxgan.summary.GROUPS); this WGAN-GP run has a penalty and a W estimate.
+  for tag in ("1_losses/critic_loss", "1_losses/generator_loss", "2_train/gradient_penalty",
+              "2_train/wasserstein_estimate", "2_train/steps_per_s", "3_eval/modes_covered"):
     assert tag in scalars, sorted(scalars)
-  g_rates = dict(scalars["train/g_learning_rate"])
-  d_rates = dict(scalars["train/d_learning_rate"])
+  g_rates = dict(scalars["2_train/g_learning_rate"])
+  d_rates = dict(scalars["2_train/d_learning_rate"])
   assert sorted(g_rates) == [2, 4, 6]
   # Each schedule counts its own optimiser's updates: one per step for G, n_critic per step for D.
   for step in (2, 4, 6):
@@ -268,16 +269,6 @@ def test_kill_during_save_leaves_previous_checkpoint(tmp_path):
   checkpointer.close()
   assert step == 1 and int(restored["step"]) == 1
   np.testing.assert_array_equal(restored["w"], np.ones((1024, 1024), np.float32))
-
-
-def test_diagnostics_reach_tensorboard_and_results(tiny_toy_config, tmp_path):
-  from events import read_scalars
-
-  results = train_and_evaluate(tiny_toy_config, tmp_path, progress=False)
-  scalars = read_scalars(tmp_path / "tensorboard")
-  diag = sorted(tag for tag in scalars if tag.startswith("diag/"))
-  assert [step for step, _ in scalars["diag/diversity"]] == [2, 4, 6], diag
-  assert "train/critic_grad_norm" in scalars and isinstance(results["diagnostics_alerts"], list)
 
 
 def _steps_on_disk(directory):
