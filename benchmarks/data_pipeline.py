@@ -34,9 +34,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 WORKLOADS = {  # name: (config module, overrides)
-    "dcgan_mnist": ("dcgan_mnist", {}),
-    "wgan_gp_mnist": ("wgan_gp_mnist", {}),
-    "wgan_gp_toy": ("wgan_gp_toy", {}),
+  "dcgan_mnist": ("dcgan_mnist", {}),
+  "wgan_gp_mnist": ("wgan_gp_mnist", {}),
+  "wgan_gp_toy": ("wgan_gp_toy", {}),
 }
 
 
@@ -87,9 +87,16 @@ def measure(name: str, data_dir: str, manual_dir: str, repeats: int, min_seconds
   placed_rate = _rate(lambda i: jax.block_until_ready(step.put_local_batch(next_batch(i))), repeats, min_seconds)
   step_rate = _rate(run_step, repeats, min_seconds)
   examples = int(config.n_critic) * int(config.batch_size)
-  return {"batch_size": int(config.batch_size), "n_critic": int(config.n_critic), "examples_per_step": examples,
-          "pipeline_batches_per_s": pipeline, "placed_batches_per_s": placed_rate, "step_per_s": step_rate,
-          "pipeline_examples_per_s": pipeline * examples, "pipeline_over_step": pipeline / step_rate}
+  return {
+    "batch_size": int(config.batch_size),
+    "n_critic": int(config.n_critic),
+    "examples_per_step": examples,
+    "pipeline_batches_per_s": pipeline,
+    "placed_batches_per_s": placed_rate,
+    "step_per_s": step_rate,
+    "pipeline_examples_per_s": pipeline * examples,
+    "pipeline_over_step": pipeline / step_rate,
+  }
 
 
 def features_rate(repeats: int, min_seconds: float) -> dict:
@@ -122,16 +129,25 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = args.data_dir or tmp
     results = {name: measure(name, data_dir, manual_dir, repeats, min_seconds) for name in args.workloads}
-  out = {"workloads": results, "features": features_rate(repeats, min_seconds),
-         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "backend": jax.default_backend(),
-                     "load_average": os.getloadavg()},
-         "versions": {"jax": jax.__version__, "python": platform.python_version()},
-         "quick": args.quick}
+  out = {
+    "workloads": results,
+    "features": features_rate(repeats, min_seconds),
+    "machine": {
+      "platform": platform.platform(),
+      "cpus": os.cpu_count(),
+      "backend": jax.default_backend(),
+      "load_average": os.getloadavg(),
+    },
+    "versions": {"jax": jax.__version__, "python": platform.python_version()},
+    "quick": args.quick,
+  }
   print("| workload | examples/step | pipeline batches/s | placed batches/s | train steps/s | pipeline / step |")
   print("|---|---|---|---|---|---|")
   for name, r in results.items():
-    print(f"| {name} | {r['examples_per_step']} | {r['pipeline_batches_per_s']:.0f} | {r['placed_batches_per_s']:.0f} "
-          f"| {r['step_per_s']:.1f} | {r['pipeline_over_step']:.0f}x |")
+    print(
+      f"| {name} | {r['examples_per_step']} | {r['pipeline_batches_per_s']:.0f} | {r['placed_batches_per_s']:.0f} "
+      f"| {r['step_per_s']:.1f} | {r['pipeline_over_step']:.0f}x |"
+    )
   print(f"\nMNIST classifier features: {out['features']['images_per_s']:.0f} images/s")
   Path(args.out).parent.mkdir(parents=True, exist_ok=True)
   Path(args.out).write_text(json.dumps(out, indent=2))

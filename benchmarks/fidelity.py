@@ -73,20 +73,20 @@ SEEDS = (0, 1, 2, 3, 4)
 # method -> config in experiments/configs. The first ten are the issue's methods with their configs' defaults;
 # the rest are tuned configs aimed at PacGAN's numbers.
 METHODS: dict[str, str] = {
-    "gan": "gan_minimax_toy",    # Goodfellow et al. 2014, minimax generator loss
-    "ns_gan": "gan_toy",         # the non-saturating loss (PacGAN's "GAN" baseline uses this form)
-    "wgan": "wgan_toy",
-    "wgan_gp": "wgan_gp_toy",
-    "rsgan": "rsgan_toy",
-    "t_sgan": "t_sgan_toy",
-    "t_wgan": "t_wgan_toy",
-    "deligan": "deligan_toy",
-    "hinge": "hinge_toy",
-    "lsgan": "lsgan_toy",
+  "gan": "gan_minimax_toy",  # Goodfellow et al. 2014, minimax generator loss
+  "ns_gan": "gan_toy",  # the non-saturating loss (PacGAN's "GAN" baseline uses this form)
+  "wgan": "wgan_toy",
+  "wgan_gp": "wgan_gp_toy",
+  "rsgan": "rsgan_toy",
+  "t_sgan": "t_sgan_toy",
+  "t_wgan": "t_wgan_toy",
+  "deligan": "deligan_toy",
+  "hinge": "hinge_toy",
+  "lsgan": "lsgan_toy",
 }
 TUNED_METHODS: dict[str, str] = {
-    "deligan_r1": "deligan_r1_toy",  # NS loss + R1 + a narrow 200-component DeLiGAN prior, lr decayed to 0
-    "deligan_r1_ring": "deligan_r1_ring_toy",  # the same with the R1 weight for the ring's narrower modes
+  "deligan_r1": "deligan_r1_toy",  # NS loss + R1 + a narrow 200-component DeLiGAN prior, lr decayed to 0
+  "deligan_r1_ring": "deligan_r1_ring_toy",  # the same with the R1 weight for the ring's narrower modes
 }
 ALL_METHODS = {**METHODS, **TUNED_METHODS}
 
@@ -94,20 +94,37 @@ METRICS = ("modes_covered", "high_quality_fraction", "reverse_kl", "reverse_kl_h
 
 # Published numbers on the same mixtures (modes covered, HQ fraction, reverse KL; None where not reported).
 ANCHORS = [
-    {"source": "PacGAN Tab. 1", "method": "GAN", "dataset": "grid25", "modes": "17.3 ± 0.8", "hq": 0.948,
-     "reverse_kl": 0.70},
-    {"source": "PacGAN Tab. 1", "method": "PacGAN4", "dataset": "grid25", "modes": "24.8 ± 0.2", "hq": 0.936,
-     "reverse_kl": 0.04},
-    {"source": "PacGAN Tab. 1", "method": "GAN", "dataset": "ring8", "modes": "6.3 ± 0.5", "hq": 0.982,
-     "reverse_kl": None},
-    {"source": "VEEGAN Tab. 1", "method": "VEEGAN", "dataset": "grid25", "modes": "24.6", "hq": 0.40,
-     "reverse_kl": None},
-    {"source": "VEEGAN Tab. 1", "method": "VEEGAN", "dataset": "ring8", "modes": "8", "hq": 0.529,
-     "reverse_kl": None},
+  {
+    "source": "PacGAN Tab. 1",
+    "method": "GAN",
+    "dataset": "grid25",
+    "modes": "17.3 ± 0.8",
+    "hq": 0.948,
+    "reverse_kl": 0.70,
+  },
+  {
+    "source": "PacGAN Tab. 1",
+    "method": "PacGAN4",
+    "dataset": "grid25",
+    "modes": "24.8 ± 0.2",
+    "hq": 0.936,
+    "reverse_kl": 0.04,
+  },
+  {
+    "source": "PacGAN Tab. 1",
+    "method": "GAN",
+    "dataset": "ring8",
+    "modes": "6.3 ± 0.5",
+    "hq": 0.982,
+    "reverse_kl": None,
+  },
+  {"source": "VEEGAN Tab. 1", "method": "VEEGAN", "dataset": "grid25", "modes": "24.6", "hq": 0.40, "reverse_kl": None},
+  {"source": "VEEGAN Tab. 1", "method": "VEEGAN", "dataset": "ring8", "modes": "8", "hq": 0.529, "reverse_kl": None},
 ]
 
 
 # ------------------------------------------------------------------------------------------------------------ runs
+
 
 def run_name(method: str, dataset: str, seed: int) -> str:
   return f"{method}_{dataset}_seed{seed}"
@@ -139,8 +156,12 @@ def _hq_only_reverse_kl(samples: np.ndarray, centers: np.ndarray, std: float) ->
 
 
 def machine_info() -> dict[str, Any]:
-  return {"cpu": cpu_name(), "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-          "python": platform.python_version()}
+  return {
+    "cpu": cpu_name(),
+    "cpus_available": len(os.sched_getaffinity(0)),
+    "platform": platform.platform(),
+    "python": platform.python_version(),
+  }
 
 
 def versions() -> dict[str, str | None]:
@@ -153,8 +174,7 @@ def versions() -> dict[str, str | None]:
   return out
 
 
-def run_one(method: str, dataset: str, seed: int, steps: int | None, runs_dir: Path,
-            workdir: Path) -> dict[str, Any]:
+def run_one(method: str, dataset: str, seed: int, steps: int | None, runs_dir: Path, workdir: Path) -> dict[str, Any]:
   """Trains one (method, dataset, seed) run in a fresh `workdir`; writes and returns its per-run record.
 
   Writes `runs_dir/<name>.npy` (the evaluation samples [eval_samples, 2]) and then `runs_dir/<name>.json`; the JSON
@@ -176,8 +196,10 @@ def run_one(method: str, dataset: str, seed: int, steps: int | None, runs_dir: P
   total_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
   if results.get("interrupted") or int(results["steps"]) != int(config.num_steps):
     # train_and_evaluate stops early on SIGINT/SIGTERM; a partial run must not be recorded as done.
-    raise SystemExit(f"{run_name(method, dataset, seed)} stopped at step {results['steps']} of {config.num_steps} "
-                     f"({results.get('interrupted')}); not recorded. Rerun to train it again.")
+    raise SystemExit(
+      f"{run_name(method, dataset, seed)} stopped at step {results['steps']} of {config.num_steps} "
+      f"({results.get('interrupted')}); not recorded. Rerun to train it again."
+    )
 
   # The samples train_and_evaluate evaluated: its final checkpoint and its evaluation key (the 4th split of the seed).
   _, gan, state, step = load_run(workdir)
@@ -187,38 +209,54 @@ def run_one(method: str, dataset: str, seed: int, steps: int | None, runs_dir: P
   recomputed = toy_metrics(samples, centers, std)
   reproduced = all(math.isclose(recomputed[k], results[k], rel_tol=1e-5, abs_tol=1e-6) for k in recomputed)
   if not reproduced:
-    print(f"warning: the saved samples give {recomputed}, results.json {[results[k] for k in recomputed]}",
-          file=sys.stderr)
+    print(
+      f"warning: the saved samples give {recomputed}, results.json {[results[k] for k in recomputed]}", file=sys.stderr
+    )
 
   name = run_name(method, dataset, seed)
   runs_dir.mkdir(parents=True, exist_ok=True)
   np.save(runs_dir / f"{name}.npy", samples)
   record = {
-      "method": method, "config": ALL_METHODS[method], "dataset": dataset, "seed": seed,
-      "steps": int(results["steps"]), "checkpoint_step": int(step), "batch_size": int(config.batch_size),
-      "n_critic": int(config.n_critic), "eval_samples": int(config.eval_samples), "num_modes": int(len(centers)),
-      "modes_covered": int(results["modes_covered"]),
-      "high_quality_fraction": float(results["high_quality_fraction"]),
-      "reverse_kl": float(results["reverse_kl"]),
-      "reverse_kl_hq": _hq_only_reverse_kl(samples, centers, std),
-      "samples_reproduce_metrics": reproduced,
-      "wall_time_s": total_s,              # the whole train_and_evaluate call: init, compile, training, evaluation
-      "train_loop_s": float(results["wall_time_s"]),
-      "compile_s": float(results["compile_s"]),
-      "steps_per_s": results["steps_per_s"],
-      "cpu_s": cpu_s,                      # process CPU time over all threads
-      "load_average": {"start": load_start, "end": os.getloadavg()},
-      "samples": f"{name}.npy",
-      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-      "machine": machine_info(), "versions": versions(),
-      "config_values": config.to_dict(),
+    "method": method,
+    "config": ALL_METHODS[method],
+    "dataset": dataset,
+    "seed": seed,
+    "steps": int(results["steps"]),
+    "checkpoint_step": int(step),
+    "batch_size": int(config.batch_size),
+    "n_critic": int(config.n_critic),
+    "eval_samples": int(config.eval_samples),
+    "num_modes": int(len(centers)),
+    "modes_covered": int(results["modes_covered"]),
+    "high_quality_fraction": float(results["high_quality_fraction"]),
+    "reverse_kl": float(results["reverse_kl"]),
+    "reverse_kl_hq": _hq_only_reverse_kl(samples, centers, std),
+    "samples_reproduce_metrics": reproduced,
+    "wall_time_s": total_s,  # the whole train_and_evaluate call: init, compile, training, evaluation
+    "train_loop_s": float(results["wall_time_s"]),
+    "compile_s": float(results["compile_s"]),
+    "steps_per_s": results["steps_per_s"],
+    "cpu_s": cpu_s,  # process CPU time over all threads
+    "load_average": {"start": load_start, "end": os.getloadavg()},
+    "samples": f"{name}.npy",
+    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "machine": machine_info(),
+    "versions": versions(),
+    "config_values": config.to_dict(),
   }
   (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
   return record
 
 
-def run_grid(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[int], steps: int | None,
-             runs_dir: Path, workdir_root: Path | None = None, stop_after_s: float | None = None) -> list[str]:
+def run_grid(
+  methods: Sequence[str],
+  datasets: Sequence[str],
+  seeds: Sequence[int],
+  steps: int | None,
+  runs_dir: Path,
+  workdir_root: Path | None = None,
+  stop_after_s: float | None = None,
+) -> list[str]:
   """Runs every missing (method, dataset, seed), seeds outermost (so seed 0 of everything comes first).
 
   Args:
@@ -238,8 +276,9 @@ def run_grid(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[in
           existing = runs_dir / f"{name}.json"
           if existing.exists():
             done = json.loads(existing.read_text())
-            note = ("" if steps is None or done["steps"] == steps
-                    else f" (it has {done['steps']} steps; delete it to rerun)")
+            note = (
+              "" if steps is None or done["steps"] == steps else f" (it has {done['steps']} steps; delete it to rerun)"
+            )
             print(f"skip {name}: {existing.name} exists{note}", file=sys.stderr, flush=True)
             continue
           if stop_after_s is not None and time.perf_counter() - t_start > stop_after_s:
@@ -249,9 +288,13 @@ def run_grid(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[in
           record = run_one(method, dataset, seed, steps, runs_dir, root / name)
           shutil.rmtree(root / name, ignore_errors=True)
           trained.append(name)
-          print(f"done {name}: {record['modes_covered']}/{record['num_modes']} modes, "
-                f"HQ {100 * record['high_quality_fraction']:.1f}%, reverse KL {record['reverse_kl']:.3f}, "
-                f"{record['wall_time_s']:.0f} s", file=sys.stderr, flush=True)
+          print(
+            f"done {name}: {record['modes_covered']}/{record['num_modes']} modes, "
+            f"HQ {100 * record['high_quality_fraction']:.1f}%, reverse KL {record['reverse_kl']:.3f}, "
+            f"{record['wall_time_s']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+          )
   finally:
     if workdir_root is None:
       shutil.rmtree(root, ignore_errors=True)
@@ -259,6 +302,7 @@ def run_grid(methods: Sequence[str], datasets: Sequence[str], seeds: Sequence[in
 
 
 # ----------------------------------------------------------------------------------------------------------- merge
+
 
 def mean_and_se(values: Sequence[float]) -> dict[str, float | None]:
   """Mean and standard error of the mean (sample std with ddof 1 over sqrt(n)); se is None for one value."""
@@ -281,29 +325,65 @@ def merge(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
   order = {m: i for i, m in enumerate(ALL_METHODS)}
   rows = []
   for (method, dataset, steps), group in sorted(
-      groups.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0][0], DATASETS.index(kv[0][1])
-                                      if kv[0][1] in DATASETS else 99, kv[0][1], kv[0][2])):
+    groups.items(),
+    key=lambda kv: (
+      order.get(kv[0][0], len(order)),
+      kv[0][0],
+      DATASETS.index(kv[0][1]) if kv[0][1] in DATASETS else 99,
+      kv[0][1],
+      kv[0][2],
+    ),
+  ):
     group = sorted(group, key=lambda r: r["seed"])
-    row = {"method": method, "config": group[0]["config"], "dataset": dataset, "steps": steps,
-           "num_modes": group[0]["num_modes"], "seeds": [r["seed"] for r in group],
-           "all_modes_runs": sum(r["modes_covered"] == r["num_modes"] for r in group)}
+    row = {
+      "method": method,
+      "config": group[0]["config"],
+      "dataset": dataset,
+      "steps": steps,
+      "num_modes": group[0]["num_modes"],
+      "seeds": [r["seed"] for r in group],
+      "all_modes_runs": sum(r["modes_covered"] == r["num_modes"] for r in group),
+    }
     for metric in METRICS:
       row[metric] = mean_and_se([r.get(metric) for r in group])
     rows.append(row)
-  summary = [{k: r[k] for k in ("method", "dataset", "seed", "steps", "modes_covered", "high_quality_fraction",
-                                "reverse_kl", "reverse_kl_hq", "wall_time_s", "cpu_s", "finished_at")}
-             for r in runs]
+  summary = [
+    {
+      k: r[k]
+      for k in (
+        "method",
+        "dataset",
+        "seed",
+        "steps",
+        "modes_covered",
+        "high_quality_fraction",
+        "reverse_kl",
+        "reverse_kl_hq",
+        "wall_time_s",
+        "cpu_s",
+        "finished_at",
+      )
+    }
+    for r in runs
+  ]
   machines = sorted({json.dumps(r.get("machine", {}), sort_keys=True) for r in runs})
   vers = sorted({json.dumps(r.get("versions", {}), sort_keys=True) for r in runs})
-  return {"rows": rows, "runs": summary, "anchors": ANCHORS,
-          "machine": [json.loads(m) for m in machines], "versions": [json.loads(v) for v in vers],
-          "definitions": {"high_quality": "within 3 std of the nearest mode centre",
-                          "modes_covered": "modes that are the nearest mode of >= 1 high-quality sample",
-                          "reverse_kl": "KL(fake || uniform) of every sample binned at its nearest mode",
-                          "reverse_kl_hq": "the same over high-quality samples only (PacGAN authors' code)",
-                          "se": "standard error of the mean over seeds: std(ddof=1) / sqrt(n)",
-                          "wall_time_s": "seconds of the whole train_and_evaluate call (shared 2-core machine)",
-                          "cpu_s": "process CPU seconds of that call, over all threads"}}
+  return {
+    "rows": rows,
+    "runs": summary,
+    "anchors": ANCHORS,
+    "machine": [json.loads(m) for m in machines],
+    "versions": [json.loads(v) for v in vers],
+    "definitions": {
+      "high_quality": "within 3 std of the nearest mode centre",
+      "modes_covered": "modes that are the nearest mode of >= 1 high-quality sample",
+      "reverse_kl": "KL(fake || uniform) of every sample binned at its nearest mode",
+      "reverse_kl_hq": "the same over high-quality samples only (PacGAN authors' code)",
+      "se": "standard error of the mean over seeds: std(ddof=1) / sqrt(n)",
+      "wall_time_s": "seconds of the whole train_and_evaluate call (shared 2-core machine)",
+      "cpu_s": "process CPU seconds of that call, over all threads",
+    },
+  }
 
 
 def _fmt(stat: dict, digits: int, scale: float = 1.0) -> str:
@@ -315,15 +395,19 @@ def _fmt(stat: dict, digits: int, scale: float = 1.0) -> str:
 
 def markdown_table(merged: dict[str, Any]) -> str:
   """One row per (method, dataset, steps): seeds, modes covered, HQ %, reverse KL, wall and CPU seconds (mean ± se)."""
-  lines = ["| method | config | dataset | seeds | steps | modes covered | all modes | high quality % | reverse KL "
-           "| wall s | CPU s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+  lines = [
+    "| method | config | dataset | seeds | steps | modes covered | all modes | high quality % | reverse KL "
+    "| wall s | CPU s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ]
   for row in merged["rows"]:
     n = len(row["seeds"])
     lines.append(
-        f"| {row['method']} | `{row['config']}` | {row['dataset']} | {n} | {row['steps']} | "
-        f"{_fmt(row['modes_covered'], 1)} / {row['num_modes']} | {row['all_modes_runs']}/{n} | "
-        f"{_fmt(row['high_quality_fraction'], 1, 100.0)} | {_fmt(row['reverse_kl'], 3)} | "
-        f"{_fmt(row['wall_time_s'], 0)} | {_fmt(row['cpu_s'], 0)} |")
+      f"| {row['method']} | `{row['config']}` | {row['dataset']} | {n} | {row['steps']} | "
+      f"{_fmt(row['modes_covered'], 1)} / {row['num_modes']} | {row['all_modes_runs']}/{n} | "
+      f"{_fmt(row['high_quality_fraction'], 1, 100.0)} | {_fmt(row['reverse_kl'], 3)} | "
+      f"{_fmt(row['wall_time_s'], 0)} | {_fmt(row['cpu_s'], 0)} |"
+    )
   return "\n".join(lines)
 
 
@@ -336,6 +420,7 @@ def anchors_table() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------- figure
+
 
 def save_figure(runs: Sequence[dict[str, Any]], runs_dir: Path, path: Path) -> bool:
   """Rows methods, columns datasets: the lowest seed's saved samples (longest run) over the mode centres."""
@@ -354,8 +439,9 @@ def save_figure(runs: Sequence[dict[str, Any]], runs_dir: Path, path: Path) -> b
   order = {m: i for i, m in enumerate(ALL_METHODS)}
   methods = sorted({m for m, _ in chosen}, key=lambda m: (order.get(m, len(order)), m))
   datasets = [d for d in DATASETS if any(d == ds for _, ds in chosen)]
-  fig, axes = plt.subplots(len(methods), len(datasets), figsize=(3.0 * len(datasets), 3.0 * len(methods)),
-                           squeeze=False, dpi=80)
+  fig, axes = plt.subplots(
+    len(methods), len(datasets), figsize=(3.0 * len(datasets), 3.0 * len(methods)), squeeze=False, dpi=80
+  )
   for i, method in enumerate(methods):
     for j, dataset in enumerate(datasets):
       ax = axes[i, j]
@@ -373,8 +459,11 @@ def save_figure(runs: Sequence[dict[str, Any]], runs_dir: Path, path: Path) -> b
       samples = np.load(Path(runs_dir) / r["samples"])
       ax.scatter(samples[:, 0], samples[:, 1], s=1, alpha=0.3, c="tab:orange", rasterized=True)
       ax.scatter(centers[:, 0], centers[:, 1], s=12, marker="x", c="black", linewidths=0.8)
-      ax.set_title(f"{method}, {dataset}, seed {r['seed']}\n{r['modes_covered']}/{r['num_modes']} modes, "
-                   f"HQ {100 * r['high_quality_fraction']:.0f}%", fontsize=8)
+      ax.set_title(
+        f"{method}, {dataset}, seed {r['seed']}\n{r['modes_covered']}/{r['num_modes']} modes, "
+        f"HQ {100 * r['high_quality_fraction']:.0f}%",
+        fontsize=8,
+      )
   fig.tight_layout()
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(path)
@@ -384,13 +473,17 @@ def save_figure(runs: Sequence[dict[str, Any]], runs_dir: Path, path: Path) -> b
 
 # ------------------------------------------------------------------------------------------------------------- CLI
 
+
 def merge_and_report(runs_dir: Path, out: Path, figure: Path | None) -> dict[str, Any]:
   """Merges the per-run JSONs into `out`, draws `figure` and prints the tables; returns the merged dict."""
   runs = load_runs(runs_dir)
   merged = merge(runs)
-  merged["settings"] = {"datasets": list(DATASETS), "eval_samples": sorted({r["eval_samples"] for r in runs}),
-                        "methods": {m: ALL_METHODS.get(m) for m in sorted({r["method"] for r in runs})},
-                        "runs_dir": os.path.relpath(runs_dir, out.parent)}
+  merged["settings"] = {
+    "datasets": list(DATASETS),
+    "eval_samples": sorted({r["eval_samples"] for r in runs}),
+    "methods": {m: ALL_METHODS.get(m) for m in sorted({r["method"] for r in runs})},
+    "runs_dir": os.path.relpath(runs_dir, out.parent),
+  }
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(merged, indent=2) + "\n")
   if figure is not None and runs:
@@ -412,9 +505,15 @@ def toy(args: argparse.Namespace) -> dict[str, Any]:
     raise SystemExit(f"--steps must be >= 1; got {args.steps}.")
   runs_dir = Path(args.runs_dir)
   if not args.merge_only:
-    run_grid(args.methods, args.datasets, args.seeds, args.steps, runs_dir,
-             Path(args.workdir_root) if args.workdir_root else None,
-             None if args.stop_after_minutes is None else 60.0 * args.stop_after_minutes)
+    run_grid(
+      args.methods,
+      args.datasets,
+      args.seeds,
+      args.steps,
+      runs_dir,
+      Path(args.workdir_root) if args.workdir_root else None,
+      None if args.stop_after_minutes is None else 60.0 * args.stop_after_minutes,
+    )
   return merge_and_report(runs_dir, Path(args.out), None if args.no_figure else Path(args.figure))
 
 
@@ -427,8 +526,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
   p.add_argument("--steps", type=int, default=None, help="override every config's num_steps")
   p.add_argument("--merge-only", action="store_true", help="only merge the per-run JSONs, print, draw")
-  p.add_argument("--stop-after-minutes", type=float, default=None,
-                 help="start no new run after this many minutes (the current one finishes); rerun to go on")
+  p.add_argument(
+    "--stop-after-minutes",
+    type=float,
+    default=None,
+    help="start no new run after this many minutes (the current one finishes); rerun to go on",
+  )
   p.add_argument("--runs-dir", default=str(RUNS_DIR), help="per-run JSONs and samples")
   p.add_argument("--out", default=str(MERGED), help="merged JSON")
   p.add_argument("--figure", default=str(FIGURE), help="PNG of the samples")

@@ -57,20 +57,27 @@ NUM_SAMPLES = 10_000
 LOW_DATA = 1_000
 METRICS = ("fid", "kid", "inception_score", "modified_inception_score", "precision_recall")
 # The numbers each run records (from evaluate_run's results) and the table shows.
-SCORES = ("fid", "kid", "inception_score", "modified_inception_score", "modified_inception_score_per_class",
-          "precision", "recall")
+SCORES = (
+  "fid",
+  "kid",
+  "inception_score",
+  "modified_inception_score",
+  "modified_inception_score_per_class",
+  "precision",
+  "recall",
+)
 
 # method -> config in experiments/configs: the issue's list, plus DCGAN on the low-data set as DeLiGAN's baseline.
 METHODS: dict[str, str] = {
-    "gan": "gan_mnist",                    # Goodfellow et al. 2014 MLPs, SGD with momentum
-    "dcgan": "dcgan_mnist",
-    "wgan": "wgan_mnist",                  # weight clipping, RMSProp, n_critic 5
-    "wgan_gp": "wgan_gp_mnist",            # n_critic 5, gradient penalty 10
-    "rsgan": "rsgan_mnist",
-    "t_sgan": "t_sgan_mnist",
-    "deligan": "deligan_mnist",
-    "dcgan_lowdata": "dcgan_mnist_lowdata",  # 1,000 training images
-    "deligan_lowdata": "deligan_mnist_lowdata",
+  "gan": "gan_mnist",  # Goodfellow et al. 2014 MLPs, SGD with momentum
+  "dcgan": "dcgan_mnist",
+  "wgan": "wgan_mnist",  # weight clipping, RMSProp, n_critic 5
+  "wgan_gp": "wgan_gp_mnist",  # n_critic 5, gradient penalty 10
+  "rsgan": "rsgan_mnist",
+  "t_sgan": "t_sgan_mnist",
+  "deligan": "deligan_mnist",
+  "dcgan_lowdata": "dcgan_mnist_lowdata",  # 1,000 training images
+  "deligan_lowdata": "deligan_mnist_lowdata",
 }
 
 
@@ -81,8 +88,10 @@ def default_manual_dir() -> str:
 
 def check_manual_dir(manual_dir: str) -> None:
   if not os.path.exists(os.path.join(manual_dir, "train-images-idx3-ubyte.gz")):
-    raise SystemExit(f"MNIST's original files (train-images-idx3-ubyte.gz, ...) are not in {manual_dir}; set "
-                     "JAXGAN_DATA_DIR to a folder holding mnist/, or pass --manual-dir.")
+    raise SystemExit(
+      f"MNIST's original files (train-images-idx3-ubyte.gz, ...) are not in {manual_dir}; set "
+      "JAXGAN_DATA_DIR to a folder holding mnist/, or pass --manual-dir."
+    )
 
 
 def method_config(method: str, seed: int, minutes: float, data_dir: str, manual_dir: str):
@@ -109,8 +118,16 @@ def _portable(config) -> dict[str, Any]:
   return values
 
 
-def run_one(method: str, seed: int, minutes: float, runs_dir: Path, workdir: Path, data_dir: str,
-            manual_dir: str, num_samples: int = NUM_SAMPLES) -> dict[str, Any]:
+def run_one(
+  method: str,
+  seed: int,
+  minutes: float,
+  runs_dir: Path,
+  workdir: Path,
+  data_dir: str,
+  manual_dir: str,
+  num_samples: int = NUM_SAMPLES,
+) -> dict[str, Any]:
   """Trains and scores one (method, seed); writes `<name>.png` then `<name>.json` (last: its presence means done)."""
   import jax
 
@@ -124,19 +141,32 @@ def run_one(method: str, seed: int, minutes: float, runs_dir: Path, workdir: Pat
     shutil.rmtree(workdir)  # a left-over checkpoint would resume and change what the budget buys
   load_start = os.getloadavg()
   t0, cpu0 = time.perf_counter(), time.process_time()
-  common = {"method": method, "config": METHODS[method], "seed": seed, "budget_minutes": minutes,
-            "n_critic": int(config.n_critic), "batch_size": int(config.batch_size),
-            "train_examples": int(config.data.max_examples) or 60_000}
+  common = {
+    "method": method,
+    "config": METHODS[method],
+    "seed": seed,
+    "budget_minutes": minutes,
+    "n_critic": int(config.n_critic),
+    "batch_size": int(config.batch_size),
+    "train_examples": int(config.data.max_examples) or 60_000,
+  }
   runs_dir.mkdir(parents=True, exist_ok=True)
   try:
     trained = train_and_evaluate(config, workdir, progress=False)
   except FloatingPointError as error:
     # A method that diverges within the budget is a result, not a crash of the benchmark.
     step = re.search(r"at step (\d+)", str(error))
-    record = {**common, "diverged": str(error), "steps": int(step.group(1)) if step else None,
-              **{k: None for k in SCORES}, "train_call_s": time.perf_counter() - t0,
-              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(),
-              "versions": versions(), "config_values": _portable(config)}
+    record = {
+      **common,
+      "diverged": str(error),
+      "steps": int(step.group(1)) if step else None,
+      **{k: None for k in SCORES},
+      "train_call_s": time.perf_counter() - t0,
+      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+      "machine": machine_info(),
+      "versions": versions(),
+      "config_values": _portable(config),
+    }
     (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return record
   train_call_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
@@ -144,23 +174,35 @@ def run_one(method: str, seed: int, minutes: float, runs_dir: Path, workdir: Pat
     raise SystemExit(f"{name} stopped early ({trained['interrupted']}) at step {trained['steps']}; not recorded.")
   samples_file = workdir / "samples.npz"
   t1 = time.perf_counter()
-  scores = evaluate_run(workdir, num_samples=num_samples, metrics=list(METRICS), seed=seed, progress=False,
-                        save_samples=str(samples_file))
+  scores = evaluate_run(
+    workdir, num_samples=num_samples, metrics=list(METRICS), seed=seed, progress=False, save_samples=str(samples_file)
+  )
   eval_s = time.perf_counter() - t1
   images = np.load(samples_file)["images"][:64]
   plots.save_image_grid(runs_dir / f"{name}.png", images, rows=8)
   record = {
-      **common, "diverged": None,
-      "steps": int(trained["steps"]), "budget_reached": bool(trained["max_train_minutes_reached"]),
-      **{k: scores.get(k) for k in SCORES},
-      "kid_std": scores.get("kid_std"), "inception_score_std": scores.get("inception_score_std"),
-      "num_samples": int(scores["num_samples"]), "num_real": int(scores["num_real"]),
-      "train_loop_s": float(trained["wall_time_s"]), "compile_s": float(trained["compile_s"]),
-      "steps_per_s": trained["steps_per_s"], "train_call_s": train_call_s, "train_cpu_s": train_cpu_s,
-      "eval_s": eval_s, "load_average": {"start": load_start, "end": os.getloadavg()},
-      "grid": f"{name}.png", "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-      "machine": machine_info(), "versions": versions(), "jax_devices": jax.device_count(),
-      "config_values": _portable(config),
+    **common,
+    "diverged": None,
+    "steps": int(trained["steps"]),
+    "budget_reached": bool(trained["max_train_minutes_reached"]),
+    **{k: scores.get(k) for k in SCORES},
+    "kid_std": scores.get("kid_std"),
+    "inception_score_std": scores.get("inception_score_std"),
+    "num_samples": int(scores["num_samples"]),
+    "num_real": int(scores["num_real"]),
+    "train_loop_s": float(trained["wall_time_s"]),
+    "compile_s": float(trained["compile_s"]),
+    "steps_per_s": trained["steps_per_s"],
+    "train_call_s": train_call_s,
+    "train_cpu_s": train_cpu_s,
+    "eval_s": eval_s,
+    "load_average": {"start": load_start, "end": os.getloadavg()},
+    "grid": f"{name}.png",
+    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "machine": machine_info(),
+    "versions": versions(),
+    "jax_devices": jax.device_count(),
+    "config_values": _portable(config),
   }
   (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
   return record
@@ -173,8 +215,16 @@ def real_reference(runs_dir: Path, data_dir: str, manual_dir: str, num: int) -> 
   from jaxgan.data.images import load_images, to_unit_range
   from jaxgan.evaluation import extract_features, get_extractor, image_metrics
 
-  data = ml_collections.ConfigDict({"name": "mnist", "source": "tfds", "split": "train", "max_examples": num,
-                                    "data_dir": data_dir, "manual_dir": manual_dir})
+  data = ml_collections.ConfigDict(
+    {
+      "name": "mnist",
+      "source": "tfds",
+      "split": "train",
+      "max_examples": num,
+      "data_dir": data_dir,
+      "manual_dir": manual_dir,
+    }
+  )
   train, _ = load_images(data, (28, 28, 1))
   data.split, data.max_examples = "test", 0
   test, _ = load_images(data, (28, 28, 1))
@@ -182,16 +232,29 @@ def real_reference(runs_dir: Path, data_dir: str, manual_dir: str, num: int) -> 
   real = extract_features(to_unit_range(test), extractor)
   fake = extract_features(to_unit_range(train), extractor)
   scores = image_metrics(fake, real, None, list(METRICS))
-  record = {"method": f"real_train_{num}", "num_samples": len(train), "num_real": len(test),
-            **{k: scores.get(k) for k in SCORES}, "kid_std": scores.get("kid_std"),
-            "machine": machine_info(), "versions": versions()}
+  record = {
+    "method": f"real_train_{num}",
+    "num_samples": len(train),
+    "num_real": len(test),
+    **{k: scores.get(k) for k in SCORES},
+    "kid_std": scores.get("kid_std"),
+    "machine": machine_info(),
+    "versions": versions(),
+  }
   runs_dir.mkdir(parents=True, exist_ok=True)
   (runs_dir / f"real_train_{num}.json").write_text(json.dumps(record, indent=2) + "\n")
   return record
 
 
-def run_all(methods: Sequence[str], seeds: Sequence[int], minutes: float, runs_dir: Path, manual_dir: str,
-            num_samples: int = NUM_SAMPLES, stop_after_s: float | None = None) -> list[str]:
+def run_all(
+  methods: Sequence[str],
+  seeds: Sequence[int],
+  minutes: float,
+  runs_dir: Path,
+  manual_dir: str,
+  num_samples: int = NUM_SAMPLES,
+  stop_after_s: float | None = None,
+) -> list[str]:
   """The real references and every missing (method, seed), seeds outermost; returns the names trained now."""
   check_manual_dir(manual_dir)
   trained, t_start = [], time.perf_counter()
@@ -217,12 +280,17 @@ def run_all(methods: Sequence[str], seeds: Sequence[int], minutes: float, runs_d
         if r["diverged"]:
           print(f"done {name}: diverged ({r['diverged']})", file=sys.stderr, flush=True)
         else:
-          print(f"done {name}: {r['steps']} steps, FID {r['fid']:.2f}, IS {r['inception_score']:.2f}, "
-                f"precision {r['precision']:.3f}, recall {r['recall']:.3f}", file=sys.stderr, flush=True)
+          print(
+            f"done {name}: {r['steps']} steps, FID {r['fid']:.2f}, IS {r['inception_score']:.2f}, "
+            f"precision {r['precision']:.3f}, recall {r['recall']:.3f}",
+            file=sys.stderr,
+            flush=True,
+          )
   return trained
 
 
 # ----------------------------------------------------------------------------------------------------------- merge
+
 
 def merge(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
   """Real references first, then one row per (method, budget): each score's mean and standard error over seeds."""
@@ -237,26 +305,35 @@ def merge(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
   rows = []
   for (method, minutes), group in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0])):
     group = sorted(group, key=lambda r: r["seed"])
-    row = {"method": method, "config": group[0]["config"], "budget_minutes": minutes,
-           "train_examples": group[0]["train_examples"], "seeds": [r["seed"] for r in group],
-           "diverged": [{"seed": r["seed"], "step": r["steps"]} for r in group if r.get("diverged")]}
+    row = {
+      "method": method,
+      "config": group[0]["config"],
+      "budget_minutes": minutes,
+      "train_examples": group[0]["train_examples"],
+      "seeds": [r["seed"] for r in group],
+      "diverged": [{"seed": r["seed"], "step": r["steps"]} for r in group if r.get("diverged")],
+    }
     group = [r for r in group if not r.get("diverged")]  # scores average over the runs that finished
     for metric in ("steps", "steps_per_s", *SCORES):
       row[metric] = mean_and_se([r.get(metric) for r in group])
     rows.append(row)
   runs = [r for r in records if not r["method"].startswith("real_")]
-  return {"references": references, "rows": rows,
-          "machine": [json.loads(m) for m in sorted({json.dumps(r.get("machine", {}), sort_keys=True)
-                                                     for r in runs})],
-          "versions": [json.loads(v) for v in sorted({json.dumps(r.get("versions", {}), sort_keys=True)
-                                                      for r in runs})],
-          "definitions": {"features": "the project's MNIST classifier (jaxgan.metrics.classifier): penultimate "
-                                      "features for FID, KID, precision/recall; softmax for IS and modified IS",
-                          "fid": f"{NUM_SAMPLES} samples vs the 10,000 test images",
-                          "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of 1,000",
-                          "inception_score": "10 splits", "precision_recall": "k = 3 nearest neighbours",
-                          "modified_inception_score_per_class": "mean over predicted classes of the score within",
-                          "budget_minutes": "training-loop wall time per run, compile excluded, 2 CPU cores"}}
+  return {
+    "references": references,
+    "rows": rows,
+    "machine": [json.loads(m) for m in sorted({json.dumps(r.get("machine", {}), sort_keys=True) for r in runs})],
+    "versions": [json.loads(v) for v in sorted({json.dumps(r.get("versions", {}), sort_keys=True) for r in runs})],
+    "definitions": {
+      "features": "the project's MNIST classifier (jaxgan.metrics.classifier): penultimate "
+      "features for FID, KID, precision/recall; softmax for IS and modified IS",
+      "fid": f"{NUM_SAMPLES} samples vs the 10,000 test images",
+      "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of 1,000",
+      "inception_score": "10 splits",
+      "precision_recall": "k = 3 nearest neighbours",
+      "modified_inception_score_per_class": "mean over predicted classes of the score within",
+      "budget_minutes": "training-loop wall time per run, compile excluded, 2 CPU cores",
+    },
+  }
 
 
 def _cell(stat: Any, spec: str) -> str:
@@ -271,28 +348,41 @@ def _cell(stat: Any, spec: str) -> str:
 
 # (column, score, format): KID is in the classifier features' units (a cubic kernel of unnormalised features), and
 # the all-pairs modified IS of a confident classifier reaches millions, so both take significant digits.
-COLUMNS = (("FID", "fid", ".2f"), ("KID", "kid", ".3g"), ("IS", "inception_score", ".2f"),
-           ("modified IS", "modified_inception_score", ".3g"),
-           ("modified IS per class", "modified_inception_score_per_class", ".2f"),
-           ("precision", "precision", ".3f"), ("recall", "recall", ".3f"))
+COLUMNS = (
+  ("FID", "fid", ".2f"),
+  ("KID", "kid", ".3g"),
+  ("IS", "inception_score", ".2f"),
+  ("modified IS", "modified_inception_score", ".3g"),
+  ("modified IS per class", "modified_inception_score_per_class", ".2f"),
+  ("precision", "precision", ".3f"),
+  ("recall", "recall", ".3f"),
+)
 
 
 def markdown_table(merged: dict[str, Any]) -> str:
-  lines = ["| method | config | train images | seeds | steps in budget | " + " | ".join(c[0] for c in COLUMNS) + " |",
-           "| --- " * (5 + len(COLUMNS)) + "|"]
+  lines = [
+    "| method | config | train images | seeds | steps in budget | " + " | ".join(c[0] for c in COLUMNS) + " |",
+    "| --- " * (5 + len(COLUMNS)) + "|",
+  ]
   for ref in merged["references"]:
-    lines.append(f"| real: {ref['num_samples']} train images | | | | | "
-                 + " | ".join(_cell(ref[key], spec) for _, key, spec in COLUMNS) + " |")
+    lines.append(
+      f"| real: {ref['num_samples']} train images | | | | | "
+      + " | ".join(_cell(ref[key], spec) for _, key, spec in COLUMNS)
+      + " |"
+    )
   for row in merged["rows"]:
     if len(row["diverged"]) == len(row["seeds"]):
       steps = ", ".join(str(d["step"]) for d in row["diverged"])
-      lines.append(f"| {row['method']} | `{row['config']}` | {row['train_examples']} | {len(row['seeds'])} | "
-                   f"diverged (NaN) at step {steps} |" + " |" * len(COLUMNS))
+      lines.append(
+        f"| {row['method']} | `{row['config']}` | {row['train_examples']} | {len(row['seeds'])} | "
+        f"diverged (NaN) at step {steps} |" + " |" * len(COLUMNS)
+      )
       continue
     seeds = f"{len(row['seeds'])}" + (f" ({len(row['diverged'])} diverged)" if row["diverged"] else "")
-    lines.append(f"| {row['method']} | `{row['config']}` | {row['train_examples']} | {seeds} | "
-                 f"{_cell(row['steps'], '.0f')} | " + " | ".join(_cell(row[key], spec) for _, key, spec in COLUMNS)
-                 + " |")
+    lines.append(
+      f"| {row['method']} | `{row['config']}` | {row['train_examples']} | {seeds} | "
+      f"{_cell(row['steps'], '.0f')} | " + " | ".join(_cell(row[key], spec) for _, key, spec in COLUMNS) + " |"
+    )
   return "\n".join(lines)
 
 
@@ -356,6 +446,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     raise SystemExit(f"--minutes must be > 0 and --samples >= 100; got {args.minutes} and {args.samples}.")
   runs_dir = Path(args.runs_dir)
   if not args.merge_only:
-    run_all(args.methods, args.seeds, args.minutes, runs_dir, args.manual_dir or default_manual_dir(),
-            args.samples, None if args.stop_after_minutes is None else 60.0 * args.stop_after_minutes)
+    run_all(
+      args.methods,
+      args.seeds,
+      args.minutes,
+      runs_dir,
+      args.manual_dir or default_manual_dir(),
+      args.samples,
+      None if args.stop_after_minutes is None else 60.0 * args.stop_after_minutes,
+    )
   return merge_and_report(runs_dir, Path(args.out), None if args.no_figure else Path(args.figure))

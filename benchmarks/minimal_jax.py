@@ -115,8 +115,14 @@ def make_workload(name: str, batch_size: int = 64, n_critic: int = 5, width: flo
     g_key, d_key = jax.random.split(key)
     g_vars = generator.init(g_key, jnp.zeros((1, LATENT_DIM)), train=False)
     d_params = critic.init(d_key, jnp.zeros((1, *IMAGE_SHAPE)))["params"]
-    return State(jnp.zeros((), jnp.int32), g_vars["params"], g_vars["batch_stats"], g_tx.init(g_vars["params"]),
-                 d_params, d_tx.init(d_params))
+    return State(
+      jnp.zeros((), jnp.int32),
+      g_vars["params"],
+      g_vars["batch_stats"],
+      g_tx.init(g_vars["params"]),
+      d_params,
+      d_tx.init(d_params),
+    )
 
   def critic_loss(d_params, real, fake, eps_key):
     score = lambda x: critic.apply({"params": d_params}, x)
@@ -147,7 +153,8 @@ def make_workload(name: str, batch_size: int = 64, n_critic: int = 5, width: flo
 
     z0 = jnp.zeros((reals.shape[1], LATENT_DIM))
     (d_params, d_opt, g_stats, z), d_losses = jax.lax.scan(
-        critic_update, (state.d_params, state.d_opt, state.g_stats, z0), (reals, keys))
+      critic_update, (state.d_params, state.d_opt, state.g_stats, z0), (reals, keys)
+    )
 
     def generator_loss(g_params):
       fake, updates = generator.apply({"params": g_params, "batch_stats": g_stats}, z, mutable=["batch_stats"])
@@ -186,8 +193,10 @@ def main(argv=None) -> None:
   for _ in range(args.iters):
     state, losses = run(state)
   jax.block_until_ready(losses)
-  print(f"{args.workload}: first step {first:.2f} s, {args.iters / (time.perf_counter() - t0):.1f} it/s, "
-        f"losses {jax.device_get(losses)}")
+  print(
+    f"{args.workload}: first step {first:.2f} s, {args.iters / (time.perf_counter() - t0):.1f} it/s, "
+    f"losses {jax.device_get(losses)}"
+  )
 
 
 if __name__ == "__main__":

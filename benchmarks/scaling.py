@@ -57,6 +57,7 @@ def points(quick: bool, workloads=WORKLOADS) -> list[tuple[str, int, int]]:
 
 # ----------------------------------------------------------------------------------------------------------- worker
 
+
 def _jaxgan_config(workload: str, batch: int, width: int, n_critic: int | None = None):
   config = importlib.import_module(f"experiments.configs.{CONFIGS[workload]}").get_config()
   config.batch_size = batch
@@ -156,14 +157,28 @@ def worker(args) -> None:
 
 # ------------------------------------------------------------------------------------------------------ coordinator
 
+
 def _job_id(job: dict) -> str:
   return "/".join(f"{k}={job[k]}" for k in sorted(job))
 
 
 def _run(job: dict, args) -> dict:
-  cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job), "--threads", str(args.threads),
-         "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--matmul-size", str(args.matmul_size),
-         "--matmul-repeats", str(args.matmul_repeats)]
+  cmd = [
+    sys.executable,
+    str(Path(__file__).resolve()),
+    "--worker",
+    json.dumps(job),
+    "--threads",
+    str(args.threads),
+    "--seconds",
+    str(args.seconds),
+    "--min-iters",
+    str(args.min_iters),
+    "--matmul-size",
+    str(args.matmul_size),
+    "--matmul-repeats",
+    str(args.matmul_repeats),
+  ]
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]))
   try:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, check=False)
@@ -173,7 +188,7 @@ def _run(job: dict, args) -> dict:
   if proc.returncode != 0 or not lines:
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {"error": f"worker exited with {proc.returncode}: " + " | ".join(tail)}
-  return json.loads(lines[-1][len("RESULT "):])
+  return json.loads(lines[-1][len("RESULT ") :])
 
 
 def jobs(args, have_torch: bool) -> list[dict]:
@@ -185,8 +200,9 @@ def jobs(args, have_torch: bool) -> list[dict]:
       out.append({"kind": "rate", "framework": framework, "workload": workload, "batch": batch, "width": width})
   for workload in args.workloads:
     for n_critic in grid(args.quick)["n_critics"]:
-      out.append({"kind": "compile", "framework": "jaxgan", "workload": workload, "batch": 64, "width": 1,
-                  "n_critic": n_critic})
+      out.append(
+        {"kind": "compile", "framework": "jaxgan", "workload": workload, "batch": 64, "width": 1, "n_critic": n_critic}
+      )
   return out
 
 
@@ -205,8 +221,9 @@ def plot(results: dict, path: Path) -> None:
       for ax in axes[row]:
         ax.set_visible(False)
       continue
-    series = sorted((r["job"]["n_critic"], r["result"]["compile_s"]) for r in compiles
-                    if r["job"]["workload"] == workload)
+    series = sorted(
+      (r["job"]["n_critic"], r["result"]["compile_s"]) for r in compiles if r["job"]["workload"] == workload
+    )
     ax = axes[row][2]
     if series:
       ax.plot(*zip(*series), "o-", label="jaxgan lower + compile")
@@ -219,9 +236,11 @@ def plot(results: dict, path: Path) -> None:
     for col, (axis, fixed_name, fixed) in enumerate((("batch", "width", 1), ("width", "batch", 64))):
       ax = axes[row][col]
       for framework, style in (("jaxgan", "o-"), ("torch_eager", "s--")):
-        series = sorted((r["job"][axis], r["result"]["gflops"], r["result"]["it_s"]) for r in rates
-                        if r["job"]["workload"] == workload and r["job"]["framework"] == framework
-                        and r["job"][fixed_name] == fixed)
+        series = sorted(
+          (r["job"][axis], r["result"]["gflops"], r["result"]["it_s"])
+          for r in rates
+          if r["job"]["workload"] == workload and r["job"]["framework"] == framework and r["job"][fixed_name] == fixed
+        )
         if series:
           xs, ys, _ = zip(*series)
           ax.plot(xs, ys, style, label=framework)
@@ -264,25 +283,41 @@ def main(argv=None) -> None:
   out = Path(args.out)
   figure = Path(args.figure) if args.figure else out.with_suffix(".png")
   have_torch = importlib.util.find_spec("torch") is not None
-  settings = {"quick": args.quick, "workloads": list(args.workloads), "threads": args.threads, "seconds": args.seconds, "min_iters": args.min_iters,
-              "matmul_size": args.matmul_size, **{k: list(v) for k, v in grid(args.quick).items()}}
+  settings = {
+    "quick": args.quick,
+    "workloads": list(args.workloads),
+    "threads": args.threads,
+    "seconds": args.seconds,
+    "min_iters": args.min_iters,
+    "matmul_size": args.matmul_size,
+    **{k: list(v) for k, v in grid(args.quick).items()},
+  }
   results = {"jobs": {}}
   if out.exists() and not args.fresh:
     previous = json.loads(out.read_text())
     if previous.get("settings") == settings:
       results = previous
       print(f"Resuming: {len(results['jobs'])} points already in {out}", file=sys.stderr)
-  results.update({
-      "settings": settings, "machine": speed._machine(), "versions": speed._versions(),
+  results.update(
+    {
+      "settings": settings,
+      "machine": speed._machine(),
+      "versions": speed._versions(),
       "notes": [
-          ("Measured on the machine recorded under `machine`; if its load average was high (other processes on "
-           "the same cores) the rates are noisy and low: rerun on a quiet machine before drawing conclusions."),
-          ("jaxgan FLOPs: XLA cost analysis of the compiled step (every op). torch FLOPs: the torch profiler's "
-           "estimates (matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, its fakes "
-           "reused by the discriminator), jaxgan a fresh generator forward for the critic update: more FLOPs per "
-           "iteration on jaxgan's side, so compare it/s and GFLOP/s together."),
-      ] + ([] if have_torch else ["torch is not installed: jaxgan only (pip install -e .[bench])."]),
-  })
+        (
+          "Measured on the machine recorded under `machine`; if its load average was high (other processes on "
+          "the same cores) the rates are noisy and low: rerun on a quiet machine before drawing conclusions."
+        ),
+        (
+          "jaxgan FLOPs: XLA cost analysis of the compiled step (every op). torch FLOPs: the torch profiler's "
+          "estimates (matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, its fakes "
+          "reused by the discriminator), jaxgan a fresh generator forward for the critic update: more FLOPs per "
+          "iteration on jaxgan's side, so compare it/s and GFLOP/s together."
+        ),
+      ]
+      + ([] if have_torch else ["torch is not installed: jaxgan only (pip install -e .[bench])."]),
+    }
+  )
   out.parent.mkdir(parents=True, exist_ok=True)
   for job in jobs(args, have_torch):
     job_id = _job_id(job)

@@ -55,16 +55,28 @@ from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
 WORKLOADS = ("wgan_gp", "wgan_clip", "dcgan")  # the default set
 # dcgan64: dcgan_celeba64's nets (Radford et al.'s DCGAN at 64x64x3) at batch 128, for accelerators (gpu.sh).
 ALL_WORKLOADS = WORKLOADS + ("dcgan64",)
-CONFIGS = {"wgan_gp": "bench_wgan_gp_mlp", "wgan_clip": "bench_wgan_clip_mlp", "dcgan": "bench_dcgan32",
-           "dcgan64": "dcgan_celeba64"}
+CONFIGS = {
+  "wgan_gp": "bench_wgan_gp_mlp",
+  "wgan_clip": "bench_wgan_clip_mlp",
+  "dcgan": "bench_dcgan32",
+  "dcgan64": "dcgan_celeba64",
+}
 BATCH_SIZES = {"dcgan64": 128}  # others: 64, PyTorch-GAN's
 FRAMEWORKS = ("jaxgan", "minimal", "torch_eager", "torch_compile")
-DEFAULT_RUNNERS = ("jaxgan@1", "minimal@1", "torch_eager@1", "jaxgan@2", "minimal@2", "torch_eager@2",
-                   "torch_compile@2")
+DEFAULT_RUNNERS = (
+  "jaxgan@1",
+  "minimal@1",
+  "torch_eager@1",
+  "jaxgan@2",
+  "minimal@2",
+  "torch_eager@2",
+  "torch_compile@2",
+)
 MINIMAL_WORKLOADS = ("wgan_gp", "wgan_clip")  # benchmarks/minimal_jax.py has no DCGAN
 
 
 # ----------------------------------------------------------------------------------------------------------- worker
+
 
 def _pin(threads: int) -> None:
   """Restricts this process to `threads` CPUs, before jax or torch size their thread pools."""
@@ -129,11 +141,29 @@ def _jaxgan_worker(workload: str, args) -> dict:
   peak_rss_mb = _peak_rss_mb()  # before the memory analysis below, which compiles the step a second time
   # XLA's own account of the step's buffers (arguments, outputs, temporaries; donated state counted once).
   memory = train_step.step.lower(box["state"], batch, key).compile().memory_analysis()
-  step_memory_mb = None if memory is None else (memory.temp_size_in_bytes + memory.argument_size_in_bytes
-                                                + memory.output_size_in_bytes - memory.alias_size_in_bytes) / 2**20
-  return {"import_s": import_s, "setup_s": setup_s, "compile_s": compile_s, "first_step_s": first_step_s,
-          "it_s": it_s, "iters": iters, "peak_rss_mb": peak_rss_mb, "step_memory_mb": step_memory_mb,
-          "finite": finite, "version": jax.__version__}
+  step_memory_mb = (
+    None
+    if memory is None
+    else (
+      memory.temp_size_in_bytes
+      + memory.argument_size_in_bytes
+      + memory.output_size_in_bytes
+      - memory.alias_size_in_bytes
+    )
+    / 2**20
+  )
+  return {
+    "import_s": import_s,
+    "setup_s": setup_s,
+    "compile_s": compile_s,
+    "first_step_s": first_step_s,
+    "it_s": it_s,
+    "iters": iters,
+    "peak_rss_mb": peak_rss_mb,
+    "step_memory_mb": step_memory_mb,
+    "finite": finite,
+    "version": jax.__version__,
+  }
 
 
 def _minimal_worker(workload: str, args) -> dict:
@@ -167,10 +197,28 @@ def _minimal_worker(workload: str, args) -> dict:
   finite = all(bool(jnp.isfinite(v)) for v in jax.device_get(run_one()).values())
   peak_rss_mb = _peak_rss_mb()
   memory = w.step.lower(box["state"], reals, key).compile().memory_analysis()
-  step_memory_mb = None if memory is None else (memory.temp_size_in_bytes + memory.argument_size_in_bytes
-                                                + memory.output_size_in_bytes - memory.alias_size_in_bytes) / 2**20
-  return {"import_s": import_s, "compile_s": compile_s, "first_step_s": first_step_s, "it_s": it_s, "iters": iters,
-          "peak_rss_mb": peak_rss_mb, "step_memory_mb": step_memory_mb, "finite": finite, "version": jax.__version__}
+  step_memory_mb = (
+    None
+    if memory is None
+    else (
+      memory.temp_size_in_bytes
+      + memory.argument_size_in_bytes
+      + memory.output_size_in_bytes
+      - memory.alias_size_in_bytes
+    )
+    / 2**20
+  )
+  return {
+    "import_s": import_s,
+    "compile_s": compile_s,
+    "first_step_s": first_step_s,
+    "it_s": it_s,
+    "iters": iters,
+    "peak_rss_mb": peak_rss_mb,
+    "step_memory_mb": step_memory_mb,
+    "finite": finite,
+    "version": jax.__version__,
+  }
 
 
 def _peak_rss_mb() -> float:
@@ -217,8 +265,7 @@ def _torch_worker(workload: str, compile: bool, threads: int, args) -> dict:
   t0 = time.perf_counter()
   import_s = t0 - t_import
   try:
-    w = torch_reference.make_workload(workload, compile=compile, batch_size=_batch_size(workload, args),
-                                      device=device)
+    w = torch_reference.make_workload(workload, compile=compile, batch_size=_batch_size(workload, args), device=device)
   except torch_reference.CompileUnsupported as e:
     return {"error": str(e), "version": torch.__version__}
   if not compile:
@@ -229,8 +276,13 @@ def _torch_worker(workload: str, compile: bool, threads: int, args) -> dict:
     w.iteration()
   sync()
   it_s, iters = _time_iterations(w.iteration, lambda _: sync(), args.seconds, args.min_iters, args.max_iters)
-  return {"import_s": import_s, "first_step_s": first_step_s, "it_s": it_s, "iters": iters,
-          "version": torch.__version__}
+  return {
+    "import_s": import_s,
+    "first_step_s": first_step_s,
+    "it_s": it_s,
+    "iters": iters,
+    "version": torch.__version__,
+  }
 
 
 def worker(args) -> None:
@@ -248,6 +300,7 @@ def worker(args) -> None:
 
 # ------------------------------------------------------------------------------------------------------ coordinator
 
+
 def _parse_runner(runner: str) -> tuple[str, int]:
   framework, _, threads = runner.partition("@")
   if framework not in FRAMEWORKS or not threads.isdigit():
@@ -258,10 +311,28 @@ def _parse_runner(runner: str) -> tuple[str, int]:
 def _run_worker(runner: str, workload: str, args) -> dict:
   if _parse_runner(runner)[0] == "minimal" and workload not in MINIMAL_WORKLOADS:
     return {"error": f"not measured: benchmarks/minimal_jax.py covers {', '.join(MINIMAL_WORKLOADS)} only"}
-  cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", runner, "--workload", workload,
-         "--seconds", str(args.seconds), "--min-iters", str(args.min_iters), "--max-iters", str(args.max_iters),
-         "--warmup", str(args.warmup), "--device", args.device] + (["--tiny"] if args.tiny else []) + (
-             ["--conv-impl", args.conv_impl] if args.conv_impl else [])
+  cmd = (
+    [
+      sys.executable,
+      str(Path(__file__).resolve()),
+      "--worker",
+      runner,
+      "--workload",
+      workload,
+      "--seconds",
+      str(args.seconds),
+      "--min-iters",
+      str(args.min_iters),
+      "--max-iters",
+      str(args.max_iters),
+      "--warmup",
+      str(args.warmup),
+      "--device",
+      args.device,
+    ]
+    + (["--tiny"] if args.tiny else [])
+    + (["--conv-impl", args.conv_impl] if args.conv_impl else [])
+  )
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
   t0 = time.perf_counter()
   try:
@@ -272,7 +343,7 @@ def _run_worker(runner: str, workload: str, args) -> dict:
   if proc.returncode != 0 or not lines:
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {"error": f"worker exited with {proc.returncode}: " + " | ".join(tail)}
-  result = json.loads(lines[-1][len("RESULT "):])
+  result = json.loads(lines[-1][len("RESULT ") :])
   result["process_s"] = time.perf_counter() - t0
   return result
 
@@ -287,12 +358,26 @@ def _machine() -> dict:
   load = os.getloadavg() if hasattr(os, "getloadavg") else None
   gpu = None
   try:
-    gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                         capture_output=True, text=True, timeout=30, check=False).stdout.strip() or None
+    gpu = (
+      subprocess.run(
+        ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+      ).stdout.strip()
+      or None
+    )
   except (OSError, subprocess.TimeoutExpired):
     pass
-  return {"cpu": cpu_name(), "gpu": gpu, "cpus_available": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-          "python": platform.python_version(), "load_average_at_start": load}
+  return {
+    "cpu": cpu_name(),
+    "gpu": gpu,
+    "cpus_available": len(os.sched_getaffinity(0)),
+    "platform": platform.platform(),
+    "python": platform.python_version(),
+    "load_average_at_start": load,
+  }
 
 
 def _versions() -> dict:
@@ -315,12 +400,12 @@ def _aggregate(raw: dict, runners: list[str], workloads: list[str]) -> dict:
       ok = [r for r in results if "error" not in r]
       errors = sorted({r["error"] for r in results if "error" in r})
       entry["runners"][runner] = {
-          "it_s": _summary([r["it_s"] for r in ok]),
-          "first_step_s": _summary([r["first_step_s"] for r in ok]),
-          "import_s": _summary([r["import_s"] for r in ok if "import_s" in r]),
-          "peak_rss_mb": _summary([r["peak_rss_mb"] for r in ok if "peak_rss_mb" in r]),
-          "step_memory_mb": _summary([r["step_memory_mb"] for r in ok if r.get("step_memory_mb") is not None]),
-          "errors": errors,
+        "it_s": _summary([r["it_s"] for r in ok]),
+        "first_step_s": _summary([r["first_step_s"] for r in ok]),
+        "import_s": _summary([r["import_s"] for r in ok if "import_s" in r]),
+        "peak_rss_mb": _summary([r["peak_rss_mb"] for r in ok if "peak_rss_mb" in r]),
+        "step_memory_mb": _summary([r["step_memory_mb"] for r in ok if r.get("step_memory_mb") is not None]),
+        "errors": errors,
       }
 
     def med(runner, field="it_s", entry=entry):
@@ -329,8 +414,11 @@ def _aggregate(raw: dict, runners: list[str], workloads: list[str]) -> dict:
     # Per round, so that a slow period shared by both sides cancels: the median of jaxgan's rate over the other
     # runner's rate in the same round.
     def paired(runner, threads, runs=raw[workload]):
-      pairs = [(a["it_s"], b["it_s"]) for a, b in zip(runs.get(f"jaxgan@{threads}", []), runs[runner])
-               if "it_s" in a and "it_s" in b]
+      pairs = [
+        (a["it_s"], b["it_s"])
+        for a, b in zip(runs.get(f"jaxgan@{threads}", []), runs[runner])
+        if "it_s" in a and "it_s" in b
+      ]
       return statistics.median(a / b for a, b in pairs) if pairs else None
 
     ratios, paired_ratios, first_step_ratios, rss_ratios = {}, {}, {}, {}
@@ -349,7 +437,8 @@ def _aggregate(raw: dict, runners: list[str], workloads: list[str]) -> dict:
         rss_ratios[name] = med(jaxgan, "peak_rss_mb") / med(runner, "peak_rss_mb")
     threads = max(_parse_runner(r)[1] for r in runners)
     at = lambda framework, t=threads: f"{framework}@{t}"
-    entry.update({
+    entry.update(
+      {
         "threads": threads,
         "jaxgan_it_s": med(at("jaxgan")),
         "minimal_it_s": med(at("minimal")),
@@ -368,7 +457,8 @@ def _aggregate(raw: dict, runners: list[str], workloads: list[str]) -> dict:
         "paired_ratios": paired_ratios,
         "first_step_ratios": first_step_ratios,
         "peak_rss_ratios": rss_ratios,
-    })
+      }
+    )
     compile_errors = entry["runners"].get(at("torch_compile"), {}).get("errors")
     if compile_errors:
       entry["torch_compile_error"] = compile_errors[0]
@@ -387,9 +477,13 @@ def _fmt(summary: dict | None, digits: int = 2) -> str:
 def markdown_table(results: dict) -> str:
   """The README table: per workload and runner it/s median (min-max), first step, peak RSS, and jaxgan's ratios to
   it (it/s: jaxgan / this, higher is better for jaxgan; first step and RSS: jaxgan / this, lower is better)."""
-  lines = [("| workload | runner | it/s median (min-max) | first step s | peak RSS MB | jaxgan it/s / this "
-            "(paired) | jaxgan first step / this | jaxgan RSS / this |"),
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+  lines = [
+    (
+      "| workload | runner | it/s median (min-max) | first step s | peak RSS MB | jaxgan it/s / this "
+      "(paired) | jaxgan first step / this | jaxgan RSS / this |"
+    ),
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ]
   fmt_ratio = lambda value: "" if value is None else f"{value:.2f}x"
   for workload, entry in results["workloads"].items():
     for runner, r in entry["runners"].items():
@@ -398,10 +492,12 @@ def markdown_table(results: dict) -> str:
       ratio = entry["ratios"].get(name)
       paired = entry.get("paired_ratios", {}).get(name)
       rate = _fmt(r["it_s"]) if r["it_s"] else ("unsupported" if r["errors"] else "n/a")
-      lines.append(f"| {workload} | {runner} | {rate} | {_fmt(r['first_step_s'], 1)} | {_fmt(r['peak_rss_mb'], 0)} | "
-                   f"{fmt_ratio(ratio)}{'' if paired is None else f' ({paired:.2f}x)'} | "
-                   f"{fmt_ratio(entry.get('first_step_ratios', {}).get(name))} | "
-                   f"{fmt_ratio(entry.get('peak_rss_ratios', {}).get(name))} |")
+      lines.append(
+        f"| {workload} | {runner} | {rate} | {_fmt(r['first_step_s'], 1)} | {_fmt(r['peak_rss_mb'], 0)} | "
+        f"{fmt_ratio(ratio)}{'' if paired is None else f' ({paired:.2f}x)'} | "
+        f"{fmt_ratio(entry.get('first_step_ratios', {}).get(name))} | "
+        f"{fmt_ratio(entry.get('peak_rss_ratios', {}).get(name))} |"
+      )
   return "\n".join(lines)
 
 
@@ -417,12 +513,24 @@ def main(argv=None) -> None:
   parser.add_argument("--warmup", type=int, default=2, help="untimed iterations after the first step")
   parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a measurement is abandoned")
   parser.add_argument("--tiny", action="store_true", help="tiny nets and batch 8 (tests only: not the workloads)")
-  parser.add_argument("--conv-impl", choices=("auto", "xla", "fast"), default=None,
-                      help="jaxgan's convolutions (jaxgan.nets.conv); default: the configs' ('auto': 'fast' on CPU)")
-  parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                      help="where both frameworks run (gpu: jax's CUDA backend and torch on cuda; see gpu.sh)")
-  parser.add_argument("--budget-s", type=float, default=0.0,
-                      help="> 0: start no new measurement after this many seconds (the table shows what finished)")
+  parser.add_argument(
+    "--conv-impl",
+    choices=("auto", "xla", "fast"),
+    default=None,
+    help="jaxgan's convolutions (jaxgan.nets.conv); default: the configs' ('auto': 'fast' on CPU)",
+  )
+  parser.add_argument(
+    "--device",
+    choices=("cpu", "gpu"),
+    default="cpu",
+    help="where both frameworks run (gpu: jax's CUDA backend and torch on cuda; see gpu.sh)",
+  )
+  parser.add_argument(
+    "--budget-s",
+    type=float,
+    default=0.0,
+    help="> 0: start no new measurement after this many seconds (the table shows what finished)",
+  )
   parser.add_argument("--out", default=str(HERE / "results" / "speed.json"))
   parser.add_argument("--worker", help=argparse.SUPPRESS)
   parser.add_argument("--workload", help=argparse.SUPPRESS)
@@ -449,13 +557,21 @@ def main(argv=None) -> None:
 
   machine = _machine()
   raw = {w: {r: [] for r in active} for w in workloads}
-  settings = {"rounds": args.rounds, "runners": active, "skipped_runners": skipped, "seconds": args.seconds,
-              "min_iters": args.min_iters, "warmup": args.warmup, "tiny": args.tiny,
-              "conv_impl": args.conv_impl or "auto",
-              "batch_size": 8 if args.tiny else 64, "batch_sizes": {w: _batch_size(w, args) for w in workloads},
-              "device": args.device,
-              "data": "synthetic fixed batches (data loading excluded)",
-              "iteration": "n_critic critic updates + 1 generator update"}
+  settings = {
+    "rounds": args.rounds,
+    "runners": active,
+    "skipped_runners": skipped,
+    "seconds": args.seconds,
+    "min_iters": args.min_iters,
+    "warmup": args.warmup,
+    "tiny": args.tiny,
+    "conv_impl": args.conv_impl or "auto",
+    "batch_size": 8 if args.tiny else 64,
+    "batch_sizes": {w: _batch_size(w, args) for w in workloads},
+    "device": args.device,
+    "data": "synthetic fixed batches (data loading excluded)",
+    "iteration": "n_critic critic updates + 1 generator update",
+  }
   start = time.perf_counter()
   out_of_time = lambda: args.budget_s > 0 and time.perf_counter() - start > args.budget_s
   for round_index in range(args.rounds):
@@ -466,12 +582,16 @@ def main(argv=None) -> None:
         result = _run_worker(runner, workload, args)
         raw[workload][runner].append(result)
         shown = f"{result['it_s']:.3f} it/s" if "it_s" in result else result["error"][:120]
-        print(f"round {round_index + 1}/{args.rounds} {workload:9s} {runner:16s} {shown}", file=sys.stderr,
-              flush=True)
+        print(f"round {round_index + 1}/{args.rounds} {workload:9s} {runner:16s} {shown}", file=sys.stderr, flush=True)
     # Written after every round, so a run cut short on a busy machine keeps the rounds it finished.
     machine["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    results = {"workloads": _aggregate(raw, active, workloads), "machine": machine, "versions": _versions(),
-               "settings": {**settings, "rounds_done": round_index + 1}, "raw": raw}
+    results = {
+      "workloads": _aggregate(raw, active, workloads),
+      "machine": machine,
+      "versions": _versions(),
+      "settings": {**settings, "rounds_done": round_index + 1},
+      "raw": raw,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     if out_of_time():

@@ -53,8 +53,13 @@ class MLPGenerator(nn.Module):
     size = image_shape[0] * image_shape[1] * image_shape[2]
     w = width
     self.model = nn.Sequential(
-        *_mlp_block(LATENT_DIM, 128 * w, normalize=False), *_mlp_block(128 * w, 256 * w),
-        *_mlp_block(256 * w, 512 * w), *_mlp_block(512 * w, 1024 * w), nn.Linear(1024 * w, size), nn.Tanh())
+      *_mlp_block(LATENT_DIM, 128 * w, normalize=False),
+      *_mlp_block(128 * w, 256 * w),
+      *_mlp_block(256 * w, 512 * w),
+      *_mlp_block(512 * w, 1024 * w),
+      nn.Linear(1024 * w, size),
+      nn.Tanh(),
+    )
 
   def forward(self, z):
     return self.model(z).view(z.shape[0], *self.image_shape)
@@ -66,9 +71,13 @@ class MLPCritic(nn.Module):
   def __init__(self, image_shape=(1, 28, 28), width: int = 1):
     super().__init__()
     size = image_shape[0] * image_shape[1] * image_shape[2]
-    self.model = nn.Sequential(nn.Linear(size, 512 * width), nn.LeakyReLU(0.2, inplace=True),
-                               nn.Linear(512 * width, 256 * width), nn.LeakyReLU(0.2, inplace=True),
-                               nn.Linear(256 * width, 1))
+    self.model = nn.Sequential(
+      nn.Linear(size, 512 * width),
+      nn.LeakyReLU(0.2, inplace=True),
+      nn.Linear(512 * width, 256 * width),
+      nn.LeakyReLU(0.2, inplace=True),
+      nn.Linear(256 * width, 1),
+    )
 
   def forward(self, x):
     return self.model(x.reshape(x.shape[0], -1))
@@ -83,19 +92,20 @@ class DCGANGenerator(nn.Module):
     self.init_size = image_size // 4
     self.features = 128 * width
     c1, c2 = 128 * width, 64 * width
-    self.l1 = nn.Linear(LATENT_DIM, c1 * self.init_size ** 2)
+    self.l1 = nn.Linear(LATENT_DIM, c1 * self.init_size**2)
     self.conv_blocks = nn.Sequential(
-        nn.BatchNorm2d(c1),
-        nn.Upsample(scale_factor=2),
-        nn.Conv2d(c1, c1, 3, stride=1, padding=1),
-        nn.BatchNorm2d(c1, eps=0.8),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Upsample(scale_factor=2),
-        nn.Conv2d(c1, c2, 3, stride=1, padding=1),
-        nn.BatchNorm2d(c2, eps=0.8),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(c2, channels, 3, stride=1, padding=1),
-        nn.Tanh())
+      nn.BatchNorm2d(c1),
+      nn.Upsample(scale_factor=2),
+      nn.Conv2d(c1, c1, 3, stride=1, padding=1),
+      nn.BatchNorm2d(c1, eps=0.8),
+      nn.LeakyReLU(0.2, inplace=True),
+      nn.Upsample(scale_factor=2),
+      nn.Conv2d(c1, c2, 3, stride=1, padding=1),
+      nn.BatchNorm2d(c2, eps=0.8),
+      nn.LeakyReLU(0.2, inplace=True),
+      nn.Conv2d(c2, channels, 3, stride=1, padding=1),
+      nn.Tanh(),
+    )
 
   def forward(self, z):
     h = self.l1(z).view(z.shape[0], self.features, self.init_size, self.init_size)
@@ -116,8 +126,9 @@ class DCGANDiscriminator(nn.Module):
       return layers
 
     w = width
-    self.model = nn.Sequential(*block(channels, 16 * w, bn=False), *block(16 * w, 32 * w), *block(32 * w, 64 * w),
-                               *block(64 * w, 128 * w))
+    self.model = nn.Sequential(
+      *block(channels, 16 * w, bn=False), *block(16 * w, 32 * w), *block(32 * w, 64 * w), *block(64 * w, 128 * w)
+    )
     self.adv_layer = nn.Sequential(nn.Linear(128 * w * (image_size // 16) ** 2, 1), nn.Sigmoid())
 
   def forward(self, x):
@@ -191,7 +202,7 @@ def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor)
   alpha = torch.rand(real.shape[0], 1, 1, 1)
   interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
   scores = critic(interpolates)
-  grads, = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+  (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
   return ((grads.reshape(grads.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean()
 
 
@@ -263,8 +274,9 @@ def _dcgan64_iteration(generator, critic, g_opt, d_opt, reals):
   return iteration
 
 
-def make_workload(name: str, compile: bool = False, batch_size: int = BATCH_SIZE, seed: int = 0, width: int = 1,
-                  device: str = "cpu") -> Workload:
+def make_workload(
+  name: str, compile: bool = False, batch_size: int = BATCH_SIZE, seed: int = 0, width: int = 1, device: str = "cpu"
+) -> Workload:
   """Builds workload `name` on fixed synthetic real batches in [-1, 1].
 
   Args:
@@ -309,9 +321,15 @@ def make_workload(name: str, compile: bool = False, batch_size: int = BATCH_SIZE
   elif name == "dcgan64":
     iteration = _dcgan64_iteration(generator, critic, g_opt, d_opt, reals)
   else:
-    iteration = _wgan_iteration(generator, critic, g_opt, d_opt, reals,
-                                penalty_weight=10.0 if name == "wgan_gp" else 0.0,
-                                clip=0.01 if name == "wgan_clip" else 0.0)
+    iteration = _wgan_iteration(
+      generator,
+      critic,
+      g_opt,
+      d_opt,
+      reals,
+      penalty_weight=10.0 if name == "wgan_gp" else 0.0,
+      clip=0.01 if name == "wgan_clip" else 0.0,
+    )
   workload = Workload(name, n_critic, iteration, generator, critic)
   if compile:
     try:

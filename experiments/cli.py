@@ -54,8 +54,7 @@ def define_config(default: str, help_string: str) -> flags.FlagHolder | None:
 def _chain(error: BaseException) -> list[BaseException]:
   """`error` and the exceptions it was raised from or while handling, outermost first."""
   chain = [error]
-  while chain[-1].__cause__ is not None or (chain[-1].__context__ is not None
-                                            and not chain[-1].__suppress_context__):
+  while chain[-1].__cause__ is not None or (chain[-1].__context__ is not None and not chain[-1].__suppress_context__):
     chain.append(chain[-1].__cause__ or chain[-1].__context__)
   return chain
 
@@ -75,11 +74,14 @@ def error_line(error: BaseException, argv: Sequence[str]) -> str:
     # ml_collections raises KeyError('nmu_steps'), re-raised with 'Did you mean "num_steps" instead of ...?'.
     name = str(missing[-1].args[0]) if missing[-1].args else str(missing[-1])
     hint = next((m.group(1) for e in chain if (m := re.search(r"Did you mean [\"']([^\"']+)", str(e)))), None)
-    flag = next((arg.split("=", 1)[0] for arg in _overrides(argv)
-                 if name in re.split(r"[.=]", arg.split("=", 1)[0])), f"--config.{name}")
+    flag = next(
+      (arg.split("=", 1)[0] for arg in _overrides(argv) if name in re.split(r"[.=]", arg.split("=", 1)[0])),
+      f"--config.{name}",
+    )
     suggestion = f" (did you mean {hint!r}?)" if hint else ""
-    return (f"{flag}: the config has no field {name!r}{suggestion}; {program} --config=... --print_config lists "
-            "the fields.")
+    return (
+      f"{flag}: the config has no field {name!r}{suggestion}; {program} --config=... --print_config lists the fields."
+    )
   if isinstance(cause, OSError) and getattr(cause, "filename", None) is None:
     # config_flags' "Failed loading config file ..." lists each path it tried; the last line says why.
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
@@ -91,8 +93,10 @@ def error_line(error: BaseException, argv: Sequence[str]) -> str:
     # absl, for an override's value: "flag --config.num_steps=abc: invalid literal for int() with base 10: 'abc'"
     return f"{first}; {program} --config=... --print_config shows each field's value and type."
   text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-  return (f"--config: loading the config file raised {type(cause).__name__}: {text}; fix the file, or pick one "
-          f"that {program} --list_configs lists.")
+  return (
+    f"--config: loading the config file raised {type(cause).__name__}: {text}; fix the file, or pick one "
+    f"that {program} --list_configs lists."
+  )
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -107,8 +111,7 @@ def parse_flags(argv: list[str]) -> list[str]:
       getattr(flags.FLAGS["config"].value, "get", None)
     return remaining
   except Exception as error:  # config_flags raises the config's own errors, absl flags.Error for bad values
-    if isinstance(error, flags.Error) and len(_chain(error)) == 1 and not re.match(r"flag --?config[.=]",
-                                                                                       str(error)):
+    if isinstance(error, flags.Error) and len(_chain(error)) == 1 and not re.match(r"flag --?config[.=]", str(error)):
       return app.parse_flags_with_usage(argv)  # another flag's error: absl's usual message
     print(f"error: {error_line(error, argv)}", file=sys.stderr)
     sys.exit(1)
@@ -127,7 +130,7 @@ def _comments(source: str) -> tuple[dict[int, str], dict[int, str]]:
       continue
     line = token.start[0]
     text = token.string.lstrip("#").strip()
-    if token.line[:token.start[1]].strip():
+    if token.line[: token.start[1]].strip():
       trailing[line] = text
     else:
       blocks[line] = f"{blocks.pop(line - 1)} {text}" if line - 1 in blocks else text
@@ -161,7 +164,7 @@ class _SourceDocs:
   def comment(self, node: ast.expr | ast.stmt) -> str | None:
     """The comment after `node` on its line, or (when `node` starts its line) the comment lines just above."""
     line = node.lineno
-    starts_line = not self.lines[line - 1][:node.col_offset].strip()
+    starts_line = not self.lines[line - 1][: node.col_offset].strip()
     return self.trailing.get(line) or (self.blocks.get(line - 1) if starts_line else None)
 
   def dict_docs(self, node: ast.AST, prefix: str, docs: dict[str, str]) -> None:
@@ -270,7 +273,7 @@ def docstring_line(path: Path, max_chars: int = 110) -> str:
   except (OSError, SyntaxError, ValueError):
     return ""
   paragraph = " ".join(doc.strip().split("\n\n")[0].split())
-  return paragraph if len(paragraph) <= max_chars else paragraph[:max_chars - 3].rsplit(" ", 1)[0] + "..."
+  return paragraph if len(paragraph) <= max_chars else paragraph[: max_chars - 3].rsplit(" ", 1)[0] + "..."
 
 
 def list_configs(directory: Path = CONFIG_DIR) -> str:

@@ -21,8 +21,11 @@ DEFAULT_HOST = "127.0.0.1"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
-  parser.add_argument("--host", default=None,
-                      help=f"address to bind (default {DEFAULT_HOST}); a non-loopback address is allowed only here")
+  parser.add_argument(
+    "--host",
+    default=None,
+    help=f"address to bind (default {DEFAULT_HOST}); a non-loopback address is allowed only here",
+  )
   return parser.parse_args(argv)
 
 
@@ -31,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
   from jaxgan.playground.server import make_server  # after parsing, so --help stays fast
 
-  server = make_server(wgan_gp_toy.get_config(), host=args.host or DEFAULT_HOST, port=args.port,
-                       allow_remote=args.host is not None)
+  server = make_server(
+    wgan_gp_toy.get_config(), host=args.host or DEFAULT_HOST, port=args.port, allow_remote=args.host is not None
+  )
   print(f"GAN playground at {server.url} (Ctrl-C stops it)", flush=True)
   try:
     server.serve_forever()

@@ -24,13 +24,22 @@ from absl import logging as absl_logging
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (config.json, checkpoints/).")
 _OUTPUT = flags.DEFINE_string("output", None, "A folder, or a file ending in .npz.")
 _NUM = flags.DEFINE_integer("num", None, "Samples to draw (with --per_class: per class).")
-_CHECKPOINT = flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"],
-                                "The newest checkpoint, or the best one by config.best_metric (best_checkpoint/).")
+_CHECKPOINT = flags.DEFINE_enum(
+  "checkpoint",
+  "latest",
+  ["latest", "best"],
+  "The newest checkpoint, or the best one by config.best_metric (best_checkpoint/).",
+)
 _PER_CLASS = flags.DEFINE_bool("per_class", False, "Conditional runs: --num samples of every class.")
-_TRUNCATION = flags.DEFINE_float("truncation", None, "Normal priors: redraw latent coordinates with |z_i| above this "
-                                 "(BigGAN's truncation trick; smaller is less varied and cleaner).")
-_INTERPOLATE = flags.DEFINE_integer("interpolate", None, "Instead of samples: interpolate between this many latent "
-                                    "pairs.")
+_TRUNCATION = flags.DEFINE_float(
+  "truncation",
+  None,
+  "Normal priors: redraw latent coordinates with |z_i| above this "
+  "(BigGAN's truncation trick; smaller is less varied and cleaner).",
+)
+_INTERPOLATE = flags.DEFINE_integer(
+  "interpolate", None, "Instead of samples: interpolate between this many latent pairs."
+)
 _INTERP_MODE = flags.DEFINE_enum("interp_mode", "slerp", ["slerp", "lerp"], "Spherical or linear interpolation.")
 _INTERP_STEPS = flags.DEFINE_integer("interp_steps", 8, "Points on each interpolation path, both ends included.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latents.")
@@ -49,9 +58,18 @@ def main(argv):
 
   try:
     message, _ = sampling.sample_run(
-        _WORKDIR.value, _OUTPUT.value, _NUM.value, checkpoint=_CHECKPOINT.value, per_class=_PER_CLASS.value,
-        truncation=_TRUNCATION.value, interpolate=_INTERPOLATE.value, interp_mode=_INTERP_MODE.value,
-        interp_steps=_INTERP_STEPS.value, seed=_SEED.value, overwrite=_OVERWRITE.value)
+      _WORKDIR.value,
+      _OUTPUT.value,
+      _NUM.value,
+      checkpoint=_CHECKPOINT.value,
+      per_class=_PER_CLASS.value,
+      truncation=_TRUNCATION.value,
+      interpolate=_INTERPOLATE.value,
+      interp_mode=_INTERP_MODE.value,
+      interp_steps=_INTERP_STEPS.value,
+      seed=_SEED.value,
+      overwrite=_OVERWRITE.value,
+    )
   except (ValueError, FileNotFoundError) as error:
     # One line naming the problem and the fix (a checkpoint error lists the steps it tried on later lines).
     sys.exit(f"Error: {str(error).splitlines()[0]}")

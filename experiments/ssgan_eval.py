@@ -22,10 +22,13 @@ def main(argv):
   absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs restores at INFO
   from jaxgan import classifier_eval  # after flag parsing, so --help stays fast
 
-  results = classifier_eval.evaluate_run(_WORKDIR.value, {"data_dir": _DATA_DIR.value, "manual_dir": _MANUAL_DIR.value},
-                                         _BATCH_SIZE.value)
-  print(f"Wrote {_WORKDIR.value}/classifier_eval.json: test_error={results['test_error']:.4%} on "
-        f"{results['num_test']} test images at step {results['step']}")
+  results = classifier_eval.evaluate_run(
+    _WORKDIR.value, {"data_dir": _DATA_DIR.value, "manual_dir": _MANUAL_DIR.value}, _BATCH_SIZE.value
+  )
+  print(
+    f"Wrote {_WORKDIR.value}/classifier_eval.json: test_error={results['test_error']:.4%} on "
+    f"{results['num_test']} test images at step {results['step']}"
+  )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,23 @@ from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "wgan_gp_toy.py")
 
-_CONFIG = cli.define_config(_DEFAULT_CONFIG, "Run config file; override any field with --config.<field>=VALUE "
-                            "(--print_config lists the fields with their comments, --list_configs the files).")
+_CONFIG = cli.define_config(
+  _DEFAULT_CONFIG,
+  "Run config file; override any field with --config.<field>=VALUE "
+  "(--print_config lists the fields with their comments, --list_configs the files).",
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config name>).")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bar.")
-_PRINT_CONFIG = flags.DEFINE_bool("print_config", False, "Print the resolved config (after the --config.* "
-                                  "overrides), each field with its comment, and exit without training.")
-_LIST_CONFIGS = flags.DEFINE_bool("list_configs", False, "List the config files in experiments/configs with the "
-                                  "first line of their docstrings, and exit.")
+_PRINT_CONFIG = flags.DEFINE_bool(
+  "print_config",
+  False,
+  "Print the resolved config (after the --config.* overrides), each field with its comment, and exit without training.",
+)
+_LIST_CONFIGS = flags.DEFINE_bool(
+  "list_configs",
+  False,
+  "List the config files in experiments/configs with the first line of their docstrings, and exit.",
+)
 
 
 def exit_status(results: dict) -> int:
@@ -75,10 +84,15 @@ def main(argv):
   except (ValueError, FloatingPointError, CheckpointSaveError) as error:
     print(f"error: {error}", file=sys.stderr)
     return 1
-  summary = {k: results[k] for k in ("modes_covered", "high_quality_fraction", "reverse_kl", "steps",
-                                     "wall_time_s", "steps_per_s") if k in results}
-  print(f"Wrote {workdir}/results.json and samples.png: " + ", ".join(
-      f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
+  summary = {
+    k: results[k]
+    for k in ("modes_covered", "high_quality_fraction", "reverse_kl", "steps", "wall_time_s", "steps_per_s")
+    if k in results
+  }
+  print(
+    f"Wrote {workdir}/results.json and samples.png: "
+    + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
+  )
   return exit_status(results)
 
 

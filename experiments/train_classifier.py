@@ -29,10 +29,12 @@ _EPOCHS = flags.DEFINE_integer("epochs", 5, "Passes over the 60,000 training ima
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 3e-3, "Peak Adam learning rate.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the initialisation and the shuffles.")
-_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "Folder with the original idx files "
-                                  "(default: $JAXGAN_DATA_DIR/<dataset>).")
-_DATA_DIR = flags.DEFINE_string("data_dir", "tfds_data", "Where tfds prepares the dataset (in a sub-folder named "
-                                "after it).")
+_MANUAL_DIR = flags.DEFINE_string(
+  "manual_dir", None, "Folder with the original idx files (default: $JAXGAN_DATA_DIR/<dataset>)."
+)
+_DATA_DIR = flags.DEFINE_string(
+  "data_dir", "tfds_data", "Where tfds prepares the dataset (in a sub-folder named after it)."
+)
 _OUTPUT = flags.DEFINE_string("output", None, "Weights file (default: the package's shipped file).")
 
 
@@ -41,14 +43,14 @@ def _load(dataset: str, split: str, data_dir: str, manual_dir: str):
 
   from jaxgan.data.images import load_images, to_unit_range
 
-  config = ml_collections.ConfigDict({"name": dataset, "source": "tfds", "split": split, "data_dir": data_dir,
-                                      "manual_dir": manual_dir})
+  config = ml_collections.ConfigDict(
+    {"name": dataset, "source": "tfds", "split": split, "data_dir": data_dir, "manual_dir": manual_dir}
+  )
   images, labels = load_images(config, (28, 28, 1))
   return to_unit_range(images), labels
 
 
-def train(dataset: str, epochs: int, batch_size: int, learning_rate: float, seed: int, data_dir: str,
-          manual_dir: str):
+def train(dataset: str, epochs: int, batch_size: int, learning_rate: float, seed: int, data_dir: str, manual_dir: str):
   """Trains the classifier; returns a `Classifier` whose meta holds the test accuracy."""
   import jax
   import jax.numpy as jnp
@@ -62,8 +64,9 @@ def train(dataset: str, epochs: int, batch_size: int, learning_rate: float, seed
   train_x, train_y = _load(dataset, "train", data_dir, manual_dir)
   test_x, test_y = _load(dataset, "test", data_dir, manual_dir)
   steps_per_epoch = len(train_x) // batch_size
-  schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, steps_per_epoch // 2,
-                                                epochs * steps_per_epoch, learning_rate * 1e-3)
+  schedule = optax.warmup_cosine_decay_schedule(
+    0.0, learning_rate, steps_per_epoch // 2, epochs * steps_per_epoch, learning_rate * 1e-3
+  )
   tx = optax.adam(schedule)
   module = MNISTClassifier()
   init_key, dropout_key = jax.random.split(jax.random.key(seed))
@@ -74,8 +77,13 @@ def train(dataset: str, epochs: int, batch_size: int, learning_rate: float, seed
   @jax.jit
   def train_step(params, batch_stats, opt_state, images, labels, key):
     def loss_fn(params):
-      (logits, _), updates = module.apply({"params": params, "batch_stats": batch_stats}, images, train=True,
-                                          mutable=["batch_stats"], rngs={"dropout": key})
+      (logits, _), updates = module.apply(
+        {"params": params, "batch_stats": batch_stats},
+        images,
+        train=True,
+        mutable=["batch_stats"],
+        rngs={"dropout": key},
+      )
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), updates["batch_stats"]
 
     (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -88,18 +96,26 @@ def train(dataset: str, epochs: int, batch_size: int, learning_rate: float, seed
     order = np.random.default_rng([seed, epoch]).permutation(len(train_x))
     bar = tqdm.tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", dynamic_ncols=True)
     for i in bar:
-      index = order[i * batch_size:(i + 1) * batch_size]
+      index = order[i * batch_size : (i + 1) * batch_size]
       key = jax.random.fold_in(dropout_key, epoch * steps_per_epoch + i)
-      params, batch_stats, opt_state, loss = train_step(params, batch_stats, opt_state, train_x[index],
-                                                        train_y[index], key)
+      params, batch_stats, opt_state, loss = train_step(
+        params, batch_stats, opt_state, train_x[index], train_y[index], key
+      )
       if i % 50 == 0:
         bar.set_postfix(loss=f"{float(loss):.4f}")
     classifier = Classifier(module, {"params": params, "batch_stats": batch_stats}, {})
     accuracy = classifier_accuracy(softmax_probs(test_x, classifier), test_y)
     print(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f} s)")
-  meta = {"dataset": dataset, "test_accuracy": accuracy, "epochs": epochs, "batch_size": batch_size,
-          "learning_rate": learning_rate, "seed": seed, "train_seconds": round(time.perf_counter() - start, 1),
-          "jax_version": jax.__version__}
+  meta = {
+    "dataset": dataset,
+    "test_accuracy": accuracy,
+    "epochs": epochs,
+    "batch_size": batch_size,
+    "learning_rate": learning_rate,
+    "seed": seed,
+    "train_seconds": round(time.perf_counter() - start, 1),
+    "jax_version": jax.__version__,
+  }
   return Classifier(module, {"params": params, "batch_stats": batch_stats}, meta)
 
 
@@ -113,8 +129,7 @@ def main(argv):
   # One tfds data_dir per dataset: tfds caches files extracted from a manual_dir by file name alone, and MNIST and
   # Fashion-MNIST share their file names, so the second one prepared in a shared data_dir would get the first's images.
   data_dir = os.path.join(_DATA_DIR.value, dataset)
-  classifier = train(dataset, _EPOCHS.value, _BATCH_SIZE.value, _LEARNING_RATE.value, _SEED.value, data_dir,
-                     manual_dir)
+  classifier = train(dataset, _EPOCHS.value, _BATCH_SIZE.value, _LEARNING_RATE.value, _SEED.value, data_dir, manual_dir)
   output = _OUTPUT.value or weights_path(dataset)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   save_classifier(output, classifier)

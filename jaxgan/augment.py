@@ -25,9 +25,9 @@ import jax
 import jax.numpy as jnp
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "color": ("brightness", "saturation", "contrast"),
-    "translation": ("translation",),
-    "cutout": ("cutout",),
+  "color": ("brightness", "saturation", "contrast"),
+  "translation": ("translation",),
+  "cutout": ("cutout",),
 }
 
 
@@ -42,8 +42,10 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     if not group:
       continue
     if group not in GROUPS:
-      raise ValueError(f"Unknown DiffAugment policy {group!r} in {policy!r}; use a comma-separated list of "
-                       f"{sorted(GROUPS)} (or '' for no augmentation).")
+      raise ValueError(
+        f"Unknown DiffAugment policy {group!r} in {policy!r}; use a comma-separated list of "
+        f"{sorted(GROUPS)} (or '' for no augmentation)."
+      )
     ops.extend(GROUPS[group])
   return tuple(ops)
 
@@ -54,6 +56,7 @@ def _check_images(x: jax.Array) -> None:
 
 
 # --------------------------------------------------------------------------- the ops, given each example's draw
+
 
 def brightness(x: jax.Array, shift: jax.Array) -> jax.Array:
   """x [B, H, W, C] + shift [B]."""
@@ -109,6 +112,7 @@ def cutout(x: jax.Array, centre: jax.Array) -> jax.Array:
 
 # ------------------------------------------------------------------------------ the draws, one key per example
 
+
 def _uniform(low: float, high: float) -> Callable[[jax.Array, tuple[int, ...]], jax.Array]:
   return lambda key, image_shape: jax.random.uniform(key, (), minval=low, maxval=high)
 
@@ -116,25 +120,33 @@ def _uniform(low: float, high: float) -> Callable[[jax.Array, tuple[int, ...]], 
 def _draw_shift(key: jax.Array, image_shape) -> jax.Array:
   height, width = image_shape[0], image_shape[1]
   k_h, k_w = jax.random.split(key)
-  return jnp.stack([jax.random.randint(k_h, (), -(height // 8), height // 8 + 1),
-                    jax.random.randint(k_w, (), -(width // 8), width // 8 + 1)])
+  return jnp.stack(
+    [
+      jax.random.randint(k_h, (), -(height // 8), height // 8 + 1),
+      jax.random.randint(k_w, (), -(width // 8), width // 8 + 1),
+    ]
+  )
 
 
 def _draw_centre(key: jax.Array, image_shape) -> jax.Array:
   height, width = image_shape[0], image_shape[1]
   k_h, k_w = jax.random.split(key)
   # The authors' upper bounds: H + (1 - (H//2) % 2), exclusive.
-  return jnp.stack([jax.random.randint(k_h, (), 0, height + 1 - (height // 2) % 2),
-                    jax.random.randint(k_w, (), 0, width + 1 - (width // 2) % 2)])
+  return jnp.stack(
+    [
+      jax.random.randint(k_h, (), 0, height + 1 - (height // 2) % 2),
+      jax.random.randint(k_w, (), 0, width + 1 - (width // 2) % 2),
+    ]
+  )
 
 
 # op name -> (draw(example key, image shape [H, W, C]) -> one example's parameter, op(x, parameters [B, ...]))
 OPS: dict[str, tuple[Callable, Callable]] = {
-    "brightness": (_uniform(-0.5, 0.5), brightness),
-    "saturation": (_uniform(0.0, 2.0), saturation),
-    "contrast": (_uniform(0.5, 1.5), contrast),
-    "translation": (_draw_shift, translation),
-    "cutout": (_draw_centre, cutout),
+  "brightness": (_uniform(-0.5, 0.5), brightness),
+  "saturation": (_uniform(0.0, 2.0), saturation),
+  "contrast": (_uniform(0.5, 1.5), contrast),
+  "translation": (_draw_shift, translation),
+  "cutout": (_draw_centre, cutout),
 }
 
 

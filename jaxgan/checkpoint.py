@@ -32,8 +32,7 @@ class CheckpointSaveError(RuntimeError):
 
 @jax.jit
 def _finite_flags(tree: Any) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
@@ -97,14 +96,23 @@ class Checkpointer:
       (default: this one; a run's best checkpoints name its regular ones).
   """
 
-  def __init__(self, directory: str | os.PathLike, max_to_keep: int = 3, best_metric: str | None = None,
-               best_mode: str = "min", resumes_from: Checkpointer | None = None):
+  def __init__(
+    self,
+    directory: str | os.PathLike,
+    max_to_keep: int = 3,
+    best_metric: str | None = None,
+    best_mode: str = "min",
+    resumes_from: Checkpointer | None = None,
+  ):
     if best_mode not in ("min", "max"):
       raise ValueError(f"config.best_mode must be 'min' or 'max'; got {best_mode!r}.")
     by_metric = {}
     if best_metric:
-      by_metric = {"best_fn": lambda metrics: float(metrics[best_metric]), "best_mode": best_mode,
-                   "keep_checkpoints_without_metrics": False}
+      by_metric = {
+        "best_fn": lambda metrics: float(metrics[best_metric]),
+        "best_mode": best_mode,
+        "keep_checkpoints_without_metrics": False,
+      }
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, **by_metric)
     self.directory = os.fspath(directory)
     self.best_metric = best_metric
@@ -123,8 +131,9 @@ class Checkpointer:
     """Every saved step, oldest first."""
     return sorted(self.manager.all_steps())
 
-  def save(self, step: int, state: Any, metrics: dict[str, float] | None = None,
-           metadata: dict[str, Any] | None = None) -> None:
+  def save(
+    self, step: int, state: Any, metrics: dict[str, float] | None = None, metadata: dict[str, Any] | None = None
+  ) -> None:
     """Saves `state` as `step` (asynchronously; `wait()` blocks until it is on disk).
 
     Args:
@@ -140,19 +149,23 @@ class Checkpointer:
         or the previous, asynchronous one).
     """
     if self.best_metric and (metrics is None or self.best_metric not in metrics):
-      raise ValueError(f"Keeping the best checkpoints by {self.best_metric!r} needs that metric at each save; got "
-                       f"{sorted(metrics or {})}. Set config.best_metric to one the evaluation computes.")
+      raise ValueError(
+        f"Keeping the best checkpoints by {self.best_metric!r} needs that metric at each save; got "
+        f"{sorted(metrics or {})}. Set config.best_metric to one the evaluation computes."
+      )
     try:
-      saved = self.manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics,
-                                custom_metadata=metadata or {})
+      saved = self.manager.save(
+        step, args=ocp.args.StandardSave(state), metrics=metrics, custom_metadata=metadata or {}
+      )
     except Exception as error:  # orbax re-raises the previous asynchronous save's error here
       raise self._save_error(error, step) from None
     if not saved:
       latest = self.latest_step()
       raise CheckpointSaveError(
-          f"Checkpoint step {step} was not saved: {self.directory} already holds step {latest}, and orbax only "
-          f"writes steps above its newest. Move {os.path.join(self.directory, str(latest))} aside or use another "
-          "--workdir.")
+        f"Checkpoint step {step} was not saved: {self.directory} already holds step {latest}, and orbax only "
+        f"writes steps above its newest. Move {os.path.join(self.directory, str(latest))} aside or use another "
+        "--workdir."
+      )
     self._pending_step = step
 
   def _save_error(self, error: Exception, step: int | None) -> Exception:
@@ -167,8 +180,9 @@ class Checkpointer:
       step = self._pending_step  # the error is the previous, asynchronous save's, surfacing now
     last = f"step {complete[-1]} (in {self._resumes_from.directory})" if complete else "none"
     return CheckpointSaveError(
-        f"No space left on device while saving checkpoint step {step} in {self.directory}; the last complete "
-        f"checkpoint is {last}. Free some space and rerun the same command to resume.")
+      f"No space left on device while saving checkpoint step {step} in {self.directory}; the last complete "
+      f"checkpoint is {last}. Free some space and rerun the same command to resume."
+    )
 
   def complete_steps(self) -> list[int]:
     """The steps whose folders orbax has finished (renamed from their temporary name), oldest first, read from
@@ -177,8 +191,7 @@ class Checkpointer:
       names = os.listdir(self.directory)
     except OSError:
       return []
-    return sorted(int(name) for name in names
-                  if name.isdigit() and os.path.isdir(os.path.join(self.directory, name)))
+    return sorted(int(name) for name in names if name.isdigit() and os.path.isdir(os.path.join(self.directory, name)))
 
   def metadata(self, step: int) -> dict[str, Any]:
     """The `metadata` saved with `step` ({} for checkpoints written without it, or when it cannot be read)."""
@@ -224,8 +237,9 @@ class Checkpointer:
       try:
         state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
       except Exception as error:  # orbax raises many types for unreadable or mismatched files
-        log.warning("Checkpoint at step %d in %s cannot be restored (%s); trying an older one.", step,
-                    self.directory, error)
+        log.warning(
+          "Checkpoint at step %d in %s cannot be restored (%s); trying an older one.", step, self.directory, error
+        )
         errors.append(f"step {step}: {type(error).__name__}: {error}")
         skipped.append((step, "corrupt"))
         continue
@@ -241,9 +255,10 @@ class Checkpointer:
       return state, step
     if errors:
       raise ValueError(
-          f"None of the checkpoints in {self.directory} matches this config's state (different nets or optimiser, "
-          "or corrupt files). Use another --workdir, or the config the checkpoints were written with.\n"
-          + "\n".join(errors))
+        f"None of the checkpoints in {self.directory} matches this config's state (different nets or optimiser, "
+        "or corrupt files). Use another --workdir, or the config the checkpoints were written with.\n"
+        + "\n".join(errors)
+      )
     return None
 
   def _move_aside(self, skipped: list[tuple[int, str]]) -> None:

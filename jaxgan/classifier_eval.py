@@ -30,17 +30,21 @@ def classify(gan: GAN, state: GANState, images: np.ndarray, batch_size: int = 10
   Raises:
     ValueError: if the GAN's critic is not a classifier.
   """
-  probe = jax.eval_shape(lambda p, s, x: gan.critic.apply(p, s, _inputs(gan, x), False)[0], state.d_params,
-                         state.d_state, jax.ShapeDtypeStruct((1, *gan.data_shape), jnp.float32))
+  probe = jax.eval_shape(
+    lambda p, s, x: gan.critic.apply(p, s, _inputs(gan, x), False)[0],
+    state.d_params,
+    state.d_state,
+    jax.ShapeDtypeStruct((1, *gan.data_shape), jnp.float32),
+  )
   if not isinstance(probe, CriticOutput):
     raise ValueError("This GAN's critic has no class head; train with config.classifier.name='ssgan' or 'acgan'.")
   predict = jax.jit(lambda p, s, x: jnp.argmax(gan.critic.apply(p, s, _inputs(gan, x), False)[0].class_logits, -1))
   images = np.asarray(images, np.float32)
   out = []
   for start in range(0, len(images), batch_size):
-    chunk = images[start:start + batch_size]
+    chunk = images[start : start + batch_size]
     padded = np.resize(chunk, (batch_size, *chunk.shape[1:])) if len(chunk) < batch_size else chunk
-    out.append(np.asarray(predict(state.d_params, state.d_state, padded))[:len(chunk)])
+    out.append(np.asarray(predict(state.d_params, state.d_state, padded))[: len(chunk)])
   return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
 
@@ -60,8 +64,9 @@ def test_error(gan: GAN, state: GANState, images: np.ndarray, labels: np.ndarray
 test_error.__test__ = False  # a library function, not a pytest test
 
 
-def _labelled_test_set(config: ml_collections.ConfigDict, data_overrides: dict[str, Any] | None,
-                       num_toy: int) -> tuple[np.ndarray, np.ndarray]:
+def _labelled_test_set(
+  config: ml_collections.ConfigDict, data_overrides: dict[str, Any] | None, num_toy: int
+) -> tuple[np.ndarray, np.ndarray]:
   """(samples [N, *data_shape] in the data's range, labels [N]): the test split of an image dataset, or `num_toy`
   fresh draws of a toy mixture labelled by their mode."""
   if data_lib.is_toy(config.data):
@@ -73,8 +78,12 @@ def _labelled_test_set(config: ml_collections.ConfigDict, data_overrides: dict[s
   return load_test_split(config, data_overrides=data_overrides)
 
 
-def evaluate_run(workdir: str | os.PathLike, data_overrides: dict[str, Any] | None = None,
-                 batch_size: int = 1000, num_toy: int = 10_000) -> dict[str, Any]:
+def evaluate_run(
+  workdir: str | os.PathLike,
+  data_overrides: dict[str, Any] | None = None,
+  batch_size: int = 1000,
+  num_toy: int = 10_000,
+) -> dict[str, Any]:
   """Test-set classification error of a run's newest checkpoint; writes and returns `workdir/classifier_eval.json`.
 
   Args:

@@ -44,18 +44,20 @@ KINDS = ("d_wins", "vanishing_generator_gradient", "mode_collapse", "exploding_p
 
 def default_config() -> ml_collections.ConfigDict:
   """The `config.diagnostics` section."""
-  return ml_collections.ConfigDict({
+  return ml_collections.ConfigDict(
+    {
       "enabled": True,
-      "window": 5,                 # K: consecutive checks (logging steps) a condition must hold
-      "trend_window": 10,          # checks over which the loss trends are fitted
-      "d_loss_fraction": 0.2,      # d_wins: critic loss below this fraction of its chance value
-      "vanishing_ratio": 1e-3,     # generator gradient norm below this fraction of its peak
-      "diversity_ratio": 0.25,     # sample diversity below this fraction of the reference
+      "window": 5,  # K: consecutive checks (logging steps) a condition must hold
+      "trend_window": 10,  # checks over which the loss trends are fitted
+      "d_loss_fraction": 0.2,  # d_wins: critic loss below this fraction of its chance value
+      "vanishing_ratio": 1e-3,  # generator gradient norm below this fraction of its peak
+      "diversity_ratio": 0.25,  # sample diversity below this fraction of the reference
       "penalty_threshold": 100.0,  # penalty_weight * gradient_penalty above this
-      "num_samples": 256,          # samples from fixed latents per check
-      "stop": False,               # stop training when an alert of a kind in stop_on fires
+      "num_samples": 256,  # samples from fixed latents per check
+      "stop": False,  # stop training when an alert of a kind in stop_on fires
       "stop_on": KINDS,
-  })
+    }
+  )
 
 
 class Settings(NamedTuple):
@@ -160,13 +162,22 @@ def settings_from_config(config: ml_collections.ConfigDict) -> Settings:
   if data.is_toy(config.data) and data.get_toy(config.data.name).centers is not None:
     centers, std = data.mode_centers(config.data.name)
   return Settings(
-      enabled=bool(fields["enabled"]), window=int(fields["window"]), trend_window=int(fields["trend_window"]),
-      d_loss_fraction=float(fields["d_loss_fraction"]), vanishing_ratio=float(fields["vanishing_ratio"]),
-      diversity_ratio=float(fields["diversity_ratio"]), penalty_threshold=float(fields["penalty_threshold"]),
-      num_samples=int(fields["num_samples"]), stop=bool(fields["stop"]), stop_on=stop_on,
-      chance_loss=loss.chance_loss, wasserstein=loss.chance_loss is None,
-      penalty_weight=0.0 if penalty == "none" else float(config.get("penalty_weight", 0.0)),
-      mode_centers=centers, mode_std=float(std))
+    enabled=bool(fields["enabled"]),
+    window=int(fields["window"]),
+    trend_window=int(fields["trend_window"]),
+    d_loss_fraction=float(fields["d_loss_fraction"]),
+    vanishing_ratio=float(fields["vanishing_ratio"]),
+    diversity_ratio=float(fields["diversity_ratio"]),
+    penalty_threshold=float(fields["penalty_threshold"]),
+    num_samples=int(fields["num_samples"]),
+    stop=bool(fields["stop"]),
+    stop_on=stop_on,
+    chance_loss=loss.chance_loss,
+    wasserstein=loss.chance_loss is None,
+    penalty_weight=0.0 if penalty == "none" else float(config.get("penalty_weight", 0.0)),
+    mode_centers=centers,
+    mode_std=float(std),
+  )
 
 
 def real_samples(batch: Any) -> np.ndarray:
@@ -220,41 +231,51 @@ def _conditions(state: DiagnosticsState, check: Check, metrics: Mapping[str, Any
   out: dict[str, str | None] = {kind: None for kind in KINDS}
   bad = sorted(name for name, value in metrics.items() if not math.isfinite(float(value)))
   if bad:
-    out["non_finite"] = (f"{', '.join(bad)} not finite at step {check.step}. Lower the learning rates "
-                         "(config.g_optimizer / config.d_optimizer), or check the data for NaNs.")
+    out["non_finite"] = (
+      f"{', '.join(bad)} not finite at step {check.step}. Lower the learning rates "
+      "(config.g_optimizer / config.d_optimizer), or check the data for NaNs."
+    )
   if s.chance_loss is not None and check.critic_loss < s.d_loss_fraction * s.chance_loss:
     out["d_wins"] = (
-        f"The discriminator is winning outright: critic_loss = {check.critic_loss:.3g}, below "
-        f"{s.d_loss_fraction:g} x its chance value {s.chance_loss:.3g}, for {s.window} checks; the generator's "
-        "gradient is vanishing or uninformative. Try a lower config.d_optimizer.learning_rate or config.n_critic, "
-        "config.loss='ns_gan' instead of 'gan', config.tips.label_smoothing='one_sided' or "
-        "config.tips.instance_noise > 0.")
+      f"The discriminator is winning outright: critic_loss = {check.critic_loss:.3g}, below "
+      f"{s.d_loss_fraction:g} x its chance value {s.chance_loss:.3g}, for {s.window} checks; the generator's "
+      "gradient is vanishing or uninformative. Try a lower config.d_optimizer.learning_rate or config.n_critic, "
+      "config.loss='ns_gan' instead of 'gan', config.tips.label_smoothing='one_sided' or "
+      "config.tips.instance_noise > 0."
+    )
   peak = state.peak_generator_grad_norm
   if peak > 0 and check.generator_grad_norm < s.vanishing_ratio * peak:
     out["vanishing_generator_gradient"] = (
-        f"The generator's gradient vanished: generator_grad_norm = {check.generator_grad_norm:.3g}, below "
-        f"{s.vanishing_ratio:g} x its peak {peak:.3g}, for {s.window} checks; the generator has stopped learning. "
-        "With the saturating config.loss='gan' switch to 'ns_gan' (or a Wasserstein loss), or weaken the critic "
-        "(lower config.d_optimizer.learning_rate).")
-  reference = min(state.peak_diversity, state.reference_diversity) if math.isfinite(
-      state.reference_diversity) else state.peak_diversity
+      f"The generator's gradient vanished: generator_grad_norm = {check.generator_grad_norm:.3g}, below "
+      f"{s.vanishing_ratio:g} x its peak {peak:.3g}, for {s.window} checks; the generator has stopped learning. "
+      "With the saturating config.loss='gan' switch to 'ns_gan' (or a Wasserstein loss), or weaken the critic "
+      "(lower config.d_optimizer.learning_rate)."
+    )
+  reference = (
+    min(state.peak_diversity, state.reference_diversity)
+    if math.isfinite(state.reference_diversity)
+    else state.peak_diversity
+  )
   if math.isfinite(check.diversity) and reference > 0 and check.diversity < s.diversity_ratio * reference:
     coverage = "" if math.isnan(check.modes_covered) else f", {int(check.modes_covered)} modes covered"
     out["mode_collapse"] = (
-        f"Mode collapse: the samples' mean pairwise distance is {check.diversity:.3g}, below {s.diversity_ratio:g} x "
-        f"the reference {reference:.3g}{coverage}, for {s.window} checks. Try a Wasserstein loss with a gradient "
-        "penalty (config.loss='wgan', config.penalty='gradient_penalty'), the DeLiGAN prior (config.prior="
-        "'deligan'), a T-GAN pair critic, or lower learning rates.")
+      f"Mode collapse: the samples' mean pairwise distance is {check.diversity:.3g}, below {s.diversity_ratio:g} x "
+      f"the reference {reference:.3g}{coverage}, for {s.window} checks. Try a Wasserstein loss with a gradient "
+      "penalty (config.loss='wgan', config.penalty='gradient_penalty'), the DeLiGAN prior (config.prior="
+      "'deligan'), a T-GAN pair critic, or lower learning rates."
+    )
   if s.penalty_weight > 0 and check.weighted_penalty > s.penalty_threshold:
     out["exploding_penalty"] = (
-        f"The gradient penalty is exploding: penalty_weight x gradient_penalty = {check.weighted_penalty:.3g} > "
-        f"{s.penalty_threshold:g} for {s.window} checks; the critic's gradients are far from norm 1. Lower "
-        "config.d_optimizer.learning_rate, or raise config.penalty_weight.")
+      f"The gradient penalty is exploding: penalty_weight x gradient_penalty = {check.weighted_penalty:.3g} > "
+      f"{s.penalty_threshold:g} for {s.window} checks; the critic's gradients are far from norm 1. Lower "
+      "config.d_optimizer.learning_rate, or raise config.penalty_weight."
+    )
   return out
 
 
-def update(state: DiagnosticsState, step: int, metrics: Mapping[str, Any], samples: Any | None = None
-           ) -> tuple[DiagnosticsState, list[Alert]]:
+def update(
+  state: DiagnosticsState, step: int, metrics: Mapping[str, Any], samples: Any | None = None
+) -> tuple[DiagnosticsState, list[Alert]]:
   """Records one logging step and returns the new state and the alerts that fire now.
 
   Args:
@@ -274,15 +295,20 @@ def update(state: DiagnosticsState, step: int, metrics: Mapping[str, Any], sampl
     sample_diversity = diversity(samples)
     if s.mode_centers is not None:
       covered = float(modes_covered(np.asarray(samples).reshape(len(samples), -1), s.mode_centers, s.mode_std))
-  check = Check(step=int(step), critic_loss=_metric(metrics, "critic_loss"),
-                wasserstein_estimate=_metric(metrics, "wasserstein_estimate"),
-                generator_grad_norm=_metric(metrics, "generator_grad_norm"),
-                weighted_penalty=s.penalty_weight * _metric(metrics, "gradient_penalty"),
-                diversity=sample_diversity, modes_covered=covered)
+  check = Check(
+    step=int(step),
+    critic_loss=_metric(metrics, "critic_loss"),
+    wasserstein_estimate=_metric(metrics, "wasserstein_estimate"),
+    generator_grad_norm=_metric(metrics, "generator_grad_norm"),
+    weighted_penalty=s.penalty_weight * _metric(metrics, "gradient_penalty"),
+    diversity=sample_diversity,
+    modes_covered=covered,
+  )
   # The peaks include this check, so a first check never counts against itself.
   peaks = state._replace(
-      peak_generator_grad_norm=float(np.nanmax([state.peak_generator_grad_norm, check.generator_grad_norm])),
-      peak_diversity=float(np.nanmax([state.peak_diversity, sample_diversity])))
+    peak_generator_grad_norm=float(np.nanmax([state.peak_generator_grad_norm, check.generator_grad_norm])),
+    peak_diversity=float(np.nanmax([state.peak_diversity, sample_diversity])),
+  )
   conditions = _conditions(peaks, check, metrics)
   streaks, alerts = {}, []
   for kind, message in conditions.items():
@@ -291,8 +317,9 @@ def update(state: DiagnosticsState, step: int, metrics: Mapping[str, Any], sampl
     if streaks[kind] == needed:
       alerts.append(Alert(kind, int(step), message))
   keep = max(s.window, s.trend_window)
-  new_state = peaks._replace(checks=(state.checks + (check,))[-keep:], streaks=streaks,
-                             alerts=state.alerts + tuple(alerts))
+  new_state = peaks._replace(
+    checks=(state.checks + (check,))[-keep:], streaks=streaks, alerts=state.alerts + tuple(alerts)
+  )
   return new_state, alerts
 
 
@@ -302,7 +329,7 @@ def scalars(state: DiagnosticsState) -> dict[str, float]:
   if not state.checks:
     return {}
   s, last = state.settings, state.checks[-1]
-  recent = state.checks[-s.trend_window:]
+  recent = state.checks[-s.trend_window :]
   steps = [c.step for c in recent]
   out = {"diag/critic_loss_trend": trend(steps, [c.critic_loss for c in recent])}
   if s.chance_loss is not None:

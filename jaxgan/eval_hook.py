@@ -52,8 +52,10 @@ def _image_evaluator(gan: GAN, config: ml_collections.ConfigDict) -> Evaluator |
   features = evaluation.features_for_dataset(config.data.name)
   weights = config.get("inception_weights") or None
   if features == "inception" and not weights:
-    log.info("No periodic image metrics for %r: set config.inception_weights to the FID Inception weights file.",
-             config.data.name)
+    log.info(
+      "No periodic image metrics for %r: set config.inception_weights to the FID Inception weights file.",
+      config.data.name,
+    )
     return None
   metrics = list(config.get("eval_metrics") or DEFAULT_IMAGE_METRICS)
   evaluation.check_metric_names(metrics, list(evaluation.IMAGE_METRICS))

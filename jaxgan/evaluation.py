@@ -38,10 +38,21 @@ from scipy import special
 from jaxgan import data as data_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
-from jaxgan.metrics import (classifier_accuracy, feature_statistics, frechet_distance, inception_score,
-                            kid_from_features, mode_score, modified_inception_score,
-                            modified_inception_score_per_class, nearest_mode, one_nn_accuracy, precision_recall,
-                            toy_metrics, wasserstein_distance)
+from jaxgan.metrics import (
+  classifier_accuracy,
+  feature_statistics,
+  frechet_distance,
+  inception_score,
+  kid_from_features,
+  mode_score,
+  modified_inception_score,
+  modified_inception_score_per_class,
+  nearest_mode,
+  one_nn_accuracy,
+  precision_recall,
+  toy_metrics,
+  wasserstein_distance,
+)
 from jaxgan.metrics import classifier, inception
 from jaxgan.gan import cycled_labels
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
@@ -105,8 +116,9 @@ class Extractor(NamedTuple):
     return self.extract(images, progress, desc)
 
 
-def _classifier_extractor(dataset: str, inception_weights: str | None, resize: str = "none",
-                          download: bool = False) -> Extractor:
+def _classifier_extractor(
+  dataset: str, inception_weights: str | None, resize: str = "none", download: bool = False
+) -> Extractor:
   del inception_weights, resize, download
   net = classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
 
@@ -116,15 +128,15 @@ def _classifier_extractor(dataset: str, inception_weights: str | None, resize: s
   return Extractor(extract, weights_digest(net.variables))
 
 
-def _inception_extractor(dataset: str, inception_weights: str | None, resize: str = "pytorch_fid",
-                         download: bool = False) -> Extractor:
+def _inception_extractor(
+  dataset: str, inception_weights: str | None, resize: str = "pytorch_fid", download: bool = False
+) -> Extractor:
   del dataset
   resize = inception.check_resize("pytorch_fid" if resize == "none" else resize)
   net = inception.load_inception(inception_weights, download=download)
 
   def extract(images, progress, desc):
-    pool3, logits = inception.inception_outputs((images + 1.0) / 2.0, net, progress=progress, desc=desc,
-                                                resize=resize)
+    pool3, logits = inception.inception_outputs((images + 1.0) / 2.0, net, progress=progress, desc=desc, resize=resize)
     return special.softmax(logits.astype(np.float64), axis=-1), pool3
 
   return Extractor(extract, weights_digest(net.variables), resize)
@@ -132,14 +144,15 @@ def _inception_extractor(dataset: str, inception_weights: str | None, resize: st
 
 # Feature-extractor name -> factory(name, inception_weights, resize, download) -> Extractor.
 FEATURE_EXTRACTORS: dict[str, Callable[..., Extractor]] = {
-    "mnist": _classifier_extractor,
-    "fashion_mnist": _classifier_extractor,
-    "inception": _inception_extractor,
+  "mnist": _classifier_extractor,
+  "fashion_mnist": _classifier_extractor,
+  "inception": _inception_extractor,
 }
 
 
-def get_extractor(name: str, inception_weights: str | None = None, resize: str = "pytorch_fid",
-                  download: bool = False) -> Extractor:
+def get_extractor(
+  name: str, inception_weights: str | None = None, resize: str = "pytorch_fid", download: bool = False
+) -> Extractor:
   """The feature extractor `name` ('mnist', 'fashion_mnist' or 'inception').
 
   Args:
@@ -161,8 +174,9 @@ def features_for_dataset(name: str) -> str:
   return name if name in ("mnist", "fashion_mnist") else "inception"
 
 
-def extract_features(images: np.ndarray, extractor: Extractor, progress: bool = False, desc: str = "features"
-                     ) -> Features:
+def extract_features(
+  images: np.ndarray, extractor: Extractor, progress: bool = False, desc: str = "features"
+) -> Features:
   """Softmax probabilities, features and their statistics of images [N, H, W, C] in [-1, 1]."""
   probs, features = extractor(np.asarray(images, np.float32), progress, desc)
   mu, sigma = feature_statistics(features)
@@ -190,17 +204,22 @@ def _modified_inception_score(e: ImageEval) -> dict[str, float]:
   # Over all pairs a confident classifier makes the score huge (cross-class pairs); DeLiGAN's authors report the
   # mean over classes of the score within each predicted class, which measures within-class diversity.
   per_class = list(modified_inception_score_per_class(e.fake.probs).values())
-  return {"modified_inception_score": modified_inception_score(e.fake.probs),
-          "modified_inception_score_per_class": float(np.mean(per_class)),
-          "modified_inception_score_per_class_std": float(np.std(per_class))}
+  return {
+    "modified_inception_score": modified_inception_score(e.fake.probs),
+    "modified_inception_score_per_class": float(np.mean(per_class)),
+    "modified_inception_score_per_class_std": float(np.std(per_class)),
+  }
 
 
 def _fid(e: ImageEval) -> dict[str, float]:
   smallest, dim = min(e.real.count, e.fake.count), len(e.real.mu)
   if smallest <= dim:
-    warnings.warn(f"FID from {smallest} samples of {dim}-d features: the covariance is singular, so the value is "
-                  "finite but strongly biased upwards and not comparable with published ones; use more samples.",
-                  UserWarning, stacklevel=3)
+    warnings.warn(
+      f"FID from {smallest} samples of {dim}-d features: the covariance is singular, so the value is "
+      "finite but strongly biased upwards and not comparable with published ones; use more samples.",
+      UserWarning,
+      stacklevel=3,
+    )
   return {"fid": frechet_distance(e.real.mu, e.real.sigma, e.fake.mu, e.fake.sigma)}
 
 
@@ -228,14 +247,14 @@ def _classifier_accuracy(e: ImageEval) -> dict[str, float]:
 
 # Metric name -> function of an ImageEval returning {result name: value}.
 IMAGE_METRICS: dict[str, Callable[[ImageEval], dict[str, float]]] = {
-    "inception_score": _inception_score,
-    "modified_inception_score": _modified_inception_score,
-    "mode_score": lambda e: {"mode_score": mode_score(e.fake.probs, e.real.probs)},
-    "fid": _fid,
-    "kid": _kid,
-    "precision_recall": _precision_recall,
-    "one_nn_accuracy": _one_nn_accuracy,
-    "classifier_accuracy": _classifier_accuracy,
+  "inception_score": _inception_score,
+  "modified_inception_score": _modified_inception_score,
+  "mode_score": lambda e: {"mode_score": mode_score(e.fake.probs, e.real.probs)},
+  "fid": _fid,
+  "kid": _kid,
+  "precision_recall": _precision_recall,
+  "one_nn_accuracy": _one_nn_accuracy,
+  "classifier_accuracy": _classifier_accuracy,
 }
 # Metrics that need the real features themselves, not only their statistics and class marginal.
 _NEEDS_REAL_FEATURES = ("kid", "precision_recall", "one_nn_accuracy")
@@ -250,8 +269,9 @@ def check_metric_names(metrics: Sequence[str] | None, available: Sequence[str]) 
   return list(metrics)
 
 
-def image_metrics(fake: Features, real: Features, labels: np.ndarray | None = None,
-                  metrics: Sequence[str] | None = None) -> dict[str, float]:
+def image_metrics(
+  fake: Features, real: Features, labels: np.ndarray | None = None, metrics: Sequence[str] | None = None
+) -> dict[str, float]:
   """The image metrics named in `metrics` (default all of `IMAGE_METRICS`) of generated vs real features."""
   names = check_metric_names(metrics, list(IMAGE_METRICS))
   results: dict[str, float] = {}
@@ -263,8 +283,13 @@ def image_metrics(fake: Features, real: Features, labels: np.ndarray | None = No
 TOY_METRICS = ("toy_metrics", "wasserstein", "one_nn_accuracy", "mode_accuracy")
 
 
-def toy_run_metrics(samples: np.ndarray, data_name: str, key: jax.Array, labels: np.ndarray | None = None,
-                    metrics: Sequence[str] | None = None) -> dict[str, float]:
+def toy_run_metrics(
+  samples: np.ndarray,
+  data_name: str,
+  key: jax.Array,
+  labels: np.ndarray | None = None,
+  metrics: Sequence[str] | None = None,
+) -> dict[str, float]:
   """Metrics of 2-D samples [N, 2] from the toy mixture `data_name`, against fresh real samples drawn with `key`.
 
   `toy_metrics` (modes covered, high-quality fraction, reverse KL) for mixtures with known modes; the exact
@@ -304,8 +329,10 @@ def load_run(workdir: str | os.PathLike) -> tuple[ml_collections.ConfigDict, GAN
   workdir = Path(workdir)
   config_path = workdir / "config.json"
   if not config_path.exists():
-    raise FileNotFoundError(f"{config_path} not found: --workdir must be a run directory written by "
-                            "`python -m experiments.train --workdir=...`.")
+    raise FileNotFoundError(
+      f"{config_path} not found: --workdir must be a run directory written by "
+      "`python -m experiments.train --workdir=...`."
+    )
   config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
   if not (workdir / "checkpoints").is_dir():
     raise FileNotFoundError(f"No checkpoints/ in {workdir}; train the run first.")
@@ -323,8 +350,15 @@ def load_run(workdir: str | os.PathLike) -> tuple[ml_collections.ConfigDict, GAN
   return config, gan, state, step
 
 
-def generate_samples(gan: GAN, state: GANState, key: jax.Array, num: int, labels: np.ndarray | None = None,
-                     batch_size: int = 500, progress: bool = False) -> np.ndarray:
+def generate_samples(
+  gan: GAN,
+  state: GANState,
+  key: jax.Array,
+  num: int,
+  labels: np.ndarray | None = None,
+  batch_size: int = 500,
+  progress: bool = False,
+) -> np.ndarray:
   """num samples [num, *data_shape] as numpy, generated in jit-compiled batches (batch i from fold_in(key, i)).
 
   Args:
@@ -335,18 +369,18 @@ def generate_samples(gan: GAN, state: GANState, key: jax.Array, num: int, labels
   batch_size = min(batch_size, num)
   sample = jax.jit(lambda state, key, labels: generate(gan, state, key, batch_size, labels))
   out = []
-  for i, start in enumerate(tqdm.trange(0, num, batch_size, desc="generate", disable=not progress,
-                                        dynamic_ncols=True)):
+  for i, start in enumerate(tqdm.trange(0, num, batch_size, desc="generate", disable=not progress, dynamic_ncols=True)):
     batch_labels = None
     if labels is not None:
-      batch_labels = np.resize(np.asarray(labels[start:start + batch_size], np.int32), batch_size)
+      batch_labels = np.resize(np.asarray(labels[start : start + batch_size], np.int32), batch_size)
     x = sample(state, jax.random.fold_in(key, i), batch_labels)
-    out.append(np.asarray(jax.device_get(x))[:num - start])
+    out.append(np.asarray(jax.device_get(x))[: num - start])
   return np.concatenate(out)
 
 
-def load_test_split(config: ml_collections.ConfigDict, num: int | None = None,
-               data_overrides: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_test_split(
+  config: ml_collections.ConfigDict, num: int | None = None, data_overrides: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
   """(images [N, *data_shape] float32 in [-1, 1], labels int32 [N]): the first `num` (default all) examples of the
   test split of the run's image dataset, with `data_overrides` replacing fields of `config.data`."""
   data = ml_collections.ConfigDict(config.data.to_dict())
@@ -386,12 +420,22 @@ def _check_count(value: int | None, name: str) -> None:
     raise ValueError(f"{name} must be a positive integer (or None for the default); got {value!r}.")
 
 
-def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, metrics: Sequence[str] | None = None,
-                 seed: int = 0, num_real: int | None = None, inception_weights: str | None = None,
-                 data_overrides: dict[str, Any] | None = None, progress: bool = True,
-                 save_samples: str | None = None, write: bool = True, reference: str | None = None,
-                 features: str | None = None, resize: str = "pytorch_fid",
-                 download_inception: bool = False) -> dict[str, Any]:
+def evaluate_run(
+  workdir: str | os.PathLike,
+  num_samples: int | None = None,
+  metrics: Sequence[str] | None = None,
+  seed: int = 0,
+  num_real: int | None = None,
+  inception_weights: str | None = None,
+  data_overrides: dict[str, Any] | None = None,
+  progress: bool = True,
+  save_samples: str | None = None,
+  write: bool = True,
+  reference: str | None = None,
+  features: str | None = None,
+  resize: str = "pytorch_fid",
+  download_inception: bool = False,
+) -> dict[str, Any]:
   """Evaluates the newest checkpoint of a run and writes `workdir/eval.json`.
 
   Args:
@@ -445,8 +489,16 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
   else:
     if reference:
       need_features = any(m in _NEEDS_REAL_FEATURES for m in check_metric_names(metrics, list(IMAGE_METRICS)))
-      real, _ = reference_features(reference, features_name, extractor, need_features, num_real,
-                                   config.data.get("data_dir"), config.data.get("manual_dir"), progress=progress)
+      real, _ = reference_features(
+        reference,
+        features_name,
+        extractor,
+        need_features,
+        num_real,
+        config.data.get("data_dir"),
+        config.data.get("manual_dir"),
+        progress=progress,
+      )
     else:
       real = extract_features(real_test_images(config, num_real), extractor, progress, "real features")
     fake = extract_features(samples, extractor, progress, "fake features")
@@ -454,8 +506,15 @@ def evaluate_run(workdir: str | os.PathLike, num_samples: int | None = None, met
     source = config.data.get("source", "tfds") or "tfds"
     own_test = f"{config.data.name}:test" if source == "tfds" else f"{source}:test"
     results.update(protocol(features_name, extractor, reference or own_test, real.count))
-  results.update({"step": step, "num_samples": num, "features": features_name, "seed": seed,
-                  "eval_seconds": round(time.perf_counter() - start, 2)})
+  results.update(
+    {
+      "step": step,
+      "num_samples": num,
+      "features": features_name,
+      "seed": seed,
+      "eval_seconds": round(time.perf_counter() - start, 2),
+    }
+  )
   if write:
     write_results(workdir / "eval.json", results)
   return results
@@ -521,8 +580,14 @@ def _cached_resize(cached) -> str:
   return "pytorch_fid" if str(cached["extractor"]) == "inception" else "none"
 
 
-def real_features(path: str | os.PathLike, features: str, extractor: Extractor, need_features: bool,
-                  cache: bool = True, progress: bool = False) -> Features:
+def real_features(
+  path: str | os.PathLike,
+  features: str,
+  extractor: Extractor,
+  need_features: bool,
+  cache: bool = True,
+  progress: bool = False,
+) -> Features:
   """Features of the real image set at `path`, read from or written to its statistics cache.
 
   The cache holds the mean and covariance of the features, the mean class probabilities and, when they take at most
@@ -541,25 +606,47 @@ def real_features(path: str | os.PathLike, features: str, extractor: Extractor, 
         log.info("Rebuilding %s: it was computed with other %s weights or resize mode.", cache_path, features)
       elif str(cached["fingerprint"]) == fingerprint and (not need_features or "features" in cached.files):
         log.info("Real statistics from %s.", cache_path)
-        return Features(cached["marginal"], cached["features"] if "features" in cached.files else None,
-                        cached["mu"], cached["sigma"], int(cached["count"]))
+        return Features(
+          cached["marginal"],
+          cached["features"] if "features" in cached.files else None,
+          cached["mu"],
+          cached["sigma"],
+          int(cached["count"]),
+        )
   real = extract_features(load_image_set(path), extractor, progress, "real features")
   if cache:
     extra = {"features": real.features} if real.features.size * 4 <= _MAX_CACHED_FEATURE_BYTES else {}
     try:
-      np.savez(cache_path, mu=real.mu, sigma=real.sigma, marginal=real.probs.astype(np.float64).mean(axis=0),
-               count=real.count, fingerprint=fingerprint, extractor=features, weights_digest=digest,
-               resize=extractor.resize, **extra)
+      np.savez(
+        cache_path,
+        mu=real.mu,
+        sigma=real.sigma,
+        marginal=real.probs.astype(np.float64).mean(axis=0),
+        count=real.count,
+        fingerprint=fingerprint,
+        extractor=features,
+        weights_digest=digest,
+        resize=extractor.resize,
+        **extra,
+      )
     except OSError as error:  # a read-only data folder must not stop the evaluation
       log.warning("Cannot write the statistics cache %s (%s).", cache_path, error)
   return real
 
 
-def evaluate_image_sets(real: str | os.PathLike | None, fake: str | os.PathLike, features: str = "mnist",
-                        metrics: Sequence[str] | None = None, cache: bool = True,
-                        inception_weights: str | None = None, progress: bool = True, reference: str | None = None,
-                        resize: str = "pytorch_fid", download_inception: bool = False,
-                        num_real: int | None = None) -> dict[str, Any]:
+def evaluate_image_sets(
+  real: str | os.PathLike | None,
+  fake: str | os.PathLike,
+  features: str = "mnist",
+  metrics: Sequence[str] | None = None,
+  cache: bool = True,
+  inception_weights: str | None = None,
+  progress: bool = True,
+  reference: str | None = None,
+  resize: str = "pytorch_fid",
+  download_inception: bool = False,
+  num_real: int | None = None,
+) -> dict[str, Any]:
   """Metrics of a generated image set against a real one, each an .npz or a folder (see `load_image_set`).
 
   Args:
@@ -585,14 +672,16 @@ def evaluate_image_sets(real: str | os.PathLike | None, fake: str | os.PathLike,
   extractor = get_extractor(features, inception_weights, resize, download_inception)
   need_features = any(m in _NEEDS_REAL_FEATURES for m in metrics)
   if reference is not None:
-    real_set, _ = reference_features(reference, features, extractor, need_features, num_real, cache=cache,
-                                     progress=progress)
+    real_set, _ = reference_features(
+      reference, features, extractor, need_features, num_real, cache=cache, progress=progress
+    )
   else:
     real_set = real_features(real, features, extractor, need_features, cache, progress)
   fake_set = extract_features(load_image_set(fake), extractor, progress, "fake features")
   results = image_metrics(fake_set, real_set, None, metrics)
-  results.update(protocol(features, extractor, reference or f"{'folder' if os.path.isdir(real) else 'npz'}:{real}",
-                          real_set.count))
+  results.update(
+    protocol(features, extractor, reference or f"{'folder' if os.path.isdir(real) else 'npz'}:{real}", real_set.count)
+  )
   results.update({"num_fake": fake_set.count, "eval_seconds": round(time.perf_counter() - start, 2)})
   return results
 
@@ -600,8 +689,9 @@ def evaluate_image_sets(real: str | os.PathLike | None, fake: str | os.PathLike,
 # ----------------------------------------------------------------------------------------- reference statistics
 
 
-def reference_data_config(spec: str, num_real: int | None = None, data_dir: str | None = None,
-                          manual_dir: str | None = None) -> ml_collections.ConfigDict:
+def reference_data_config(
+  spec: str, num_real: int | None = None, data_dir: str | None = None, manual_dir: str | None = None
+) -> ml_collections.ConfigDict:
   """The data config of a reference spec: `NAME[:SPLIT]` (a tfds dataset, split default 'train', e.g.
   'cifar10:train'), `npz:PATH[:train|test]` (see `jaxgan.data.images`; the split picks by `is_test`) or
   `folder:DIR`.
@@ -621,8 +711,7 @@ def reference_data_config(spec: str, num_real: int | None = None, data_dir: str 
   else:
     name, _, split = spec.rpartition(":") if ":" in spec else (spec, "", "train")
     if not name or not split:
-      raise ValueError(f"--reference={spec!r}: pass a tfds NAME[:SPLIT] (e.g. cifar10:train), npz:PATH or "
-                       "folder:DIR.")
+      raise ValueError(f"--reference={spec!r}: pass a tfds NAME[:SPLIT] (e.g. cifar10:train), npz:PATH or folder:DIR.")
     fields = {"name": name, "source": "tfds", "split": split, "data_dir": data_dir, "manual_dir": manual_dir}
   fields["max_examples"] = int(num_real or 0)
   return ml_collections.ConfigDict(fields)
@@ -639,16 +728,33 @@ def reference_cache_path(spec: str, features: str, extractor: Extractor, num_rea
   (spec, file contents for npz/folder specs, number of images, features, weights digest, resize mode)."""
   data = reference_data_config(spec, num_real)
   contents = _fingerprint(data.source.split(":", 1)[1]) if data.source != "tfds" else ""
-  key = json.dumps({"reference": spec, "contents": contents, "num_real": int(num_real or 0), "features": features,
-                    "weights_digest": extractor.weights_digest, "resize": extractor.resize}, sort_keys=True)
+  key = json.dumps(
+    {
+      "reference": spec,
+      "contents": contents,
+      "num_real": int(num_real or 0),
+      "features": features,
+      "weights_digest": extractor.weights_digest,
+      "resize": extractor.resize,
+    },
+    sort_keys=True,
+  )
   slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in spec)[-60:]
   digest = hashlib.sha256(key.encode()).hexdigest()[:16]
   return inception.cache_dir() / "reference_stats" / f"{slug}.{features}.{digest}.npz"
 
 
-def reference_features(spec: str, features: str, extractor: Extractor, need_features: bool = True,
-                       num_real: int | None = None, data_dir: str | None = None, manual_dir: str | None = None,
-                       cache: bool = True, progress: bool = False) -> tuple[Features, Path]:
+def reference_features(
+  spec: str,
+  features: str,
+  extractor: Extractor,
+  need_features: bool = True,
+  num_real: int | None = None,
+  data_dir: str | None = None,
+  manual_dir: str | None = None,
+  cache: bool = True,
+  progress: bool = False,
+) -> tuple[Features, Path]:
   """Features of a reference dataset (`reference_data_config`), computed once and then read from the cache.
 
   The cache (`reference_cache_path`) holds the features' mean and covariance, the mean class probabilities and,
@@ -674,8 +780,13 @@ def reference_features(spec: str, features: str, extractor: Extractor, need_feat
     with np.load(path) as cached:
       if not need_features or "features" in cached.files:
         log.info("Reference statistics of %s from %s.", spec, path)
-        return Features(cached["marginal"], cached["features"] if "features" in cached.files else None,
-                        cached["mu"], cached["sigma"], int(cached["count"])), path
+        return Features(
+          cached["marginal"],
+          cached["features"] if "features" in cached.files else None,
+          cached["mu"],
+          cached["sigma"],
+          int(cached["count"]),
+        ), path
   images, _ = load_images(reference_data_config(spec, num_real, data_dir, manual_dir))
   real = extract_features(to_unit_range(images), extractor, progress, f"reference {spec}")
   if cache:
@@ -683,9 +794,18 @@ def reference_features(spec: str, features: str, extractor: Extractor, need_feat
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp.npz")
     try:
-      np.savez(temporary, mu=real.mu, sigma=real.sigma, marginal=real.probs.astype(np.float64).mean(axis=0),
-               count=real.count, reference=spec, extractor=features, weights_digest=extractor.weights_digest,
-               resize=extractor.resize, **extra)
+      np.savez(
+        temporary,
+        mu=real.mu,
+        sigma=real.sigma,
+        marginal=real.probs.astype(np.float64).mean(axis=0),
+        count=real.count,
+        reference=spec,
+        extractor=features,
+        weights_digest=extractor.weights_digest,
+        resize=extractor.resize,
+        **extra,
+      )
       os.replace(temporary, path)
     except OSError as error:  # an unwritable cache must not stop the evaluation
       log.warning("Cannot write the reference statistics cache %s (%s).", path, error)
@@ -697,14 +817,26 @@ def reference_features(spec: str, features: str, extractor: Extractor, need_feat
 def protocol(features: str, extractor: Extractor, reference: str, num_real: int) -> dict[str, Any]:
   """What a number was measured against, for eval.json: the reference and its size, the feature extractor, the
   SHA-256 of its parameters (`weights_digest`) and the resize mode."""
-  return {"reference": reference, "num_real": num_real, "features": features,
-          "features_weights_digest": extractor.weights_digest, "resize": extractor.resize}
+  return {
+    "reference": reference,
+    "num_real": num_real,
+    "features": features,
+    "features_weights_digest": extractor.weights_digest,
+    "resize": extractor.resize,
+  }
 
 
-def reference_statistics(spec: str, features: str | None = None, inception_weights: str | None = None,
-                         resize: str = "pytorch_fid", num_real: int | None = None, data_dir: str | None = None,
-                         manual_dir: str | None = None, download_inception: bool = False,
-                         progress: bool = True) -> dict[str, Any]:
+def reference_statistics(
+  spec: str,
+  features: str | None = None,
+  inception_weights: str | None = None,
+  resize: str = "pytorch_fid",
+  num_real: int | None = None,
+  data_dir: str | None = None,
+  manual_dir: str | None = None,
+  download_inception: bool = False,
+  progress: bool = True,
+) -> dict[str, Any]:
   """Computes (or finds) and caches the statistics of a reference, for later evaluations against it.
 
   Returns:
@@ -712,6 +844,5 @@ def reference_statistics(spec: str, features: str | None = None, inception_weigh
   """
   features = features or features_for_reference(spec)
   extractor = get_extractor(features, inception_weights, resize, download_inception)
-  real, path = reference_features(spec, features, extractor, True, num_real, data_dir, manual_dir,
-                                  progress=progress)
+  real, path = reference_features(spec, features, extractor, True, num_real, data_dir, manual_dir, progress=progress)
   return {**protocol(features, extractor, spec, real.count), "cache": str(path)}

@@ -96,8 +96,9 @@ def _net_fields(net: ml_collections.ConfigDict, registry: dict[str, Any]) -> dic
   cls = registry.get(fields.get("name"))
   if cls is None or not dataclasses.is_dataclass(cls):
     return fields
-  defaults = {f.name: f.default for f in dataclasses.fields(cls)
-              if f.name != "name" and f.default is not dataclasses.MISSING}
+  defaults = {
+    f.name: f.default for f in dataclasses.fields(cls) if f.name != "name" and f.default is not dataclasses.MISSING
+  }
   return {k: v for k, v in fields.items() if k not in defaults or _as_json(defaults[k]) != v}
 
 
@@ -107,8 +108,11 @@ def _model_fields(config: ml_collections.ConfigDict) -> dict[str, Any]:
   Learning rates and other optimiser hyperparameters may change between runs; the optimiser kind and whether it
   clips weights or caps their norms may not (they change the optimiser state's structure).
   """
-  fields = {"generator": _net_fields(config.generator, nets.GENERATORS),
-            "critic": _net_fields(config.critic, nets.CRITICS), "latent_dim": config.latent_dim}
+  fields = {
+    "generator": _net_fields(config.generator, nets.GENERATORS),
+    "critic": _net_fields(config.critic, nets.CRITICS),
+    "latent_dim": config.latent_dim,
+  }
   for opt in ("g_optimizer", "d_optimizer"):
     fields[f"{opt}.name"] = config[opt].name
     fields[f"{opt}.clips"] = bool(config[opt].get("clip", 0.0))
@@ -131,15 +135,19 @@ def _config_json_model_fields(workdir: Path) -> dict[str, Any] | None:
   """The model fields of `workdir/config.json`, for checkpoints that do not store their own; None without one."""
   path = workdir / "config.json"
   if not path.exists():
-    log.warning("%s holds checkpoints but no config.json; they cannot be checked against this config before "
-                "restoring them.", workdir)
+    log.warning(
+      "%s holds checkpoints but no config.json; they cannot be checked against this config before restoring them.",
+      workdir,
+    )
     return None
   try:
     return _model_fields(ml_collections.ConfigDict(json.loads(path.read_text())))
   except (ValueError, KeyError, AttributeError, TypeError) as error:
-    raise ValueError(f"{path} is empty, truncated or not a run config ({type(error).__name__}: {error}); replace "
-                     "it with the config the checkpoints were written with, or delete it to resume without the "
-                     "check.") from None
+    raise ValueError(
+      f"{path} is empty, truncated or not a run config ({type(error).__name__}: {error}); replace "
+      "it with the config the checkpoints were written with, or delete it to resume without the "
+      "check."
+    ) from None
 
 
 def _check_resume_compatible(workdir: Path, config: ml_collections.ConfigDict, checkpointer: Checkpointer) -> None:
@@ -157,8 +165,10 @@ def _check_resume_compatible(workdir: Path, config: ml_collections.ConfigDict, c
   new_fields = _as_json(_model_fields(config))
   diff = sorted(k for k in new_fields if saved_fields.get(k) != new_fields[k])
   if diff:
-    raise ValueError(f"The checkpoints in {workdir} were written with a different {', '.join(diff)}. Use a new "
-                     "--workdir for this config, or the original config to resume.")
+    raise ValueError(
+      f"The checkpoints in {workdir} were written with a different {', '.join(diff)}. Use a new "
+      "--workdir for this config, or the original config to resume."
+    )
 
 
 def _write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
@@ -185,8 +195,10 @@ def _workdir_lock(workdir: Path):
     except OSError:
       lock.seek(0)
       holder = lock.read().strip() or "unknown"
-      raise ValueError(f"The workdir {workdir} is in use by another training run (PID {holder}); wait for it to "
-                       "finish, stop it, or pass another --workdir.") from None
+      raise ValueError(
+        f"The workdir {workdir} is in use by another training run (PID {holder}); wait for it to "
+        "finish, stop it, or pass another --workdir."
+      ) from None
     lock.seek(0)
     lock.truncate()
     lock.write(f"{os.getpid()}\n")
@@ -204,19 +216,24 @@ def _last_good(last_good: int | None) -> str:
 def _finite_or_raise(step: int, metrics: dict[str, float], last_good: int | None) -> None:
   for name, value in metrics.items():
     if not math.isfinite(value):
-      raise FloatingPointError(f"{name} = {value} at step {step}; stopping without saving this state "
-                               f"({_last_good(last_good)}). Lower the learning rates or check the data.")
+      raise FloatingPointError(
+        f"{name} = {value} at step {step}; stopping without saving this state "
+        f"({_last_good(last_good)}). Lower the learning rates or check the data."
+      )
 
 
 def _finite_state_or_raise(step: int, state: Any, last_good: int | None) -> None:
   """Checks a state before it is saved: metrics are checked only at log steps, and a NaN can arise in between."""
   if not all_finite(state):
-    raise FloatingPointError(f"The state holds NaN or inf at step {step}; stopping without saving it "
-                             f"({_last_good(last_good)}). Lower the learning rates or check the data.")
+    raise FloatingPointError(
+      f"The state holds NaN or inf at step {step}; stopping without saving it "
+      f"({_last_good(last_good)}). Lower the learning rates or check the data."
+    )
 
 
-def _save_samples(path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array,
-                  title: str) -> np.ndarray | None:
+def _save_samples(
+  path: Path, gan: GAN, state: GANState, config: ml_collections.ConfigDict, key: jax.Array, title: str
+) -> np.ndarray | None:
   """Writes the sample picture (the same latents every time, so pictures over a run compare); returns it for
   TensorBoard as uint8 [H, W, C] (the image grid, or the toy scatter's pixels)."""
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -281,8 +298,10 @@ class _NullWriter:
 def _learning_rates(config: ml_collections.ConfigDict, step: int) -> dict[str, float]:
   """Both players' learning rates after `step` train steps (their schedules count their own updates)."""
   counts = {"g": step * int(config.get("n_generator", 1)), "d": step * int(config.n_critic)}
-  return {f"train/{who}_learning_rate": float(learning_rate_schedule(config[f"{who}_optimizer"])(count))
-          for who, count in counts.items()}
+  return {
+    f"train/{who}_learning_rate": float(learning_rate_schedule(config[f"{who}_optimizer"])(count))
+    for who, count in counts.items()
+  }
 
 
 def _train_scalars(config: ml_collections.ConfigDict, metrics: dict[str, float]) -> dict[str, float]:
@@ -334,8 +353,9 @@ class _StopRequest:
     self._previous = {}
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
-                       progress: bool = True) -> dict[str, Any]:
+def train_and_evaluate(
+  config: ml_collections.ConfigDict, workdir: str | os.PathLike, progress: bool = True
+) -> dict[str, Any]:
   """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
 
   Writes into `workdir`: `config.json`, TensorBoard events (losses; the gradient penalty and Wasserstein estimate
@@ -382,8 +402,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   best = eval_hook.best_metric(config, evaluate)
 
   checkpointer = Checkpointer(workdir / "checkpoints", int(config.get("keep_checkpoints", 3)))
-  best_checkpointer = (Checkpointer(workdir / "best_checkpoint", 1, *best, resumes_from=checkpointer) if best
-                       else None)
+  best_checkpointer = Checkpointer(workdir / "best_checkpoint", 1, *best, resumes_from=checkpointer) if best else None
   try:
     _check_resume_compatible(workdir, config, checkpointer)
     # Unusable checkpoints newer than the restored one are moved aside: orbax would refuse to save them again.
@@ -405,8 +424,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   if primary:
     _write_config(workdir, config)  # only now: a config that fails to build must not bind the workdir
   stored = {"model_fields": _as_json(_model_fields(config))}  # checked when a run resumes
-  batches = Prefetcher(lambda step: train_step.put_local_batch(next_batch(step)), start, num_steps,
-                       int(config.get("prefetch", 2)))
+  batches = Prefetcher(
+    lambda step: train_step.put_local_batch(next_batch(step)), start, num_steps, int(config.get("prefetch", 2))
+  )
   writer = SummaryWriter(workdir / "tensorboard") if primary else _NullWriter()
   watch = diagnostics.settings_from_config(config)
   monitor = diagnostics.init(watch, reference_samples=diagnostics.real_samples(next_batch(start)))
@@ -446,8 +466,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   t_start = time.perf_counter()
   compile_s = 0.0
   last_metrics: dict[str, float] = {}
-  bar = tqdm.tqdm(total=num_steps, initial=start, disable=not (progress and primary), dynamic_ncols=True,
-                  desc="train")
+  bar = tqdm.tqdm(total=num_steps, initial=start, disable=not (progress and primary), dynamic_ncols=True, desc="train")
   t_window, steps_window = time.perf_counter(), 0
   stop = _StopRequest()
   stop_signal: str | None = None  # set only when a signal ended the loop early
@@ -459,8 +478,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   try:
     for step in range(start, num_steps):
       if stop.requested:
-        log.warning("Stopping at step %d on %s; saving a checkpoint. Rerun the same command to resume.", step,
-                    stop.signal_name)
+        log.warning(
+          "Stopping at step %d on %s; saving a checkpoint. Rerun the same command to resume.", step, stop.signal_name
+        )
         stop_signal = stop.signal_name
         break
       batch = batches.get(step)
@@ -480,8 +500,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
         now = time.perf_counter()
         rate = steps_window / max(now - t_window, 1e-9)
         t_window, steps_window = now, 0
-        writer.scalars(done, {**_train_scalars(config, last_metrics), "train/steps_per_s": rate,
-                              **_learning_rates(config, done)})
+        writer.scalars(
+          done, {**_train_scalars(config, last_metrics), "train/steps_per_s": rate, **_learning_rates(config, done)}
+        )
         bar.set_postfix({k.replace("_loss", ""): f"{v:.3g}" for k, v in last_metrics.items()} | {"it/s": f"{rate:.0f}"})
         if watch.enabled:
           samples = np.asarray(fixed_samples(train_step.unreplicate(state)))
@@ -516,9 +537,13 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
     eval_metrics = evaluate_and_draw(final_step, f"{config.name}, step {final_step}")
     save_best(final_step, eval_metrics)
     # One row of TensorBoard's HParams table per run: the config against the final metrics and losses.
-    writer.hparams(hparam_values(config.to_dict()), {
+    writer.hparams(
+      hparam_values(config.to_dict()),
+      {
         **{f"eval/{k}": v for k, v in eval_metrics.items()},
-        **{k: v for k, v in _train_scalars(config, last_metrics).items() if k.startswith("losses/")}})
+        **{k: v for k, v in _train_scalars(config, last_metrics).items() if k.startswith("losses/")},
+      },
+    )
     failed = False
   finally:
     closers = [batches.close, stop.restore, bar.close, writer.close, checkpointer.close]
@@ -526,24 +551,27 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
 
   trained = max(final_step - start, 0)
   results = {
-      **eval_metrics,
-      **last_metrics,
-      "steps": final_step,
-      "steps_this_run": trained,
-      "resumed_from": start if restored is not None else None,
-      "interrupted": stop.signal_name or stopped_by,
-      "stop_signal": stop_signal,
-      "max_train_minutes_reached": budget_reached,
-      "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
-      "wall_time_s": train_s,
-      "compile_s": compile_s,
-      "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
-      "parallel": train_step.mode,
-      "num_devices": train_step.num_devices,
-      "num_processes": jax.process_count(),
-      "best_checkpoint": ({"metric": best[0], "mode": best[1], "step": best_checkpointer.best_step()}
-                          if best_checkpointer is not None else None),
-      "config": config.to_dict(),
+    **eval_metrics,
+    **last_metrics,
+    "steps": final_step,
+    "steps_this_run": trained,
+    "resumed_from": start if restored is not None else None,
+    "interrupted": stop.signal_name or stopped_by,
+    "stop_signal": stop_signal,
+    "max_train_minutes_reached": budget_reached,
+    "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
+    "wall_time_s": train_s,
+    "compile_s": compile_s,
+    "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
+    "parallel": train_step.mode,
+    "num_devices": train_step.num_devices,
+    "num_processes": jax.process_count(),
+    "best_checkpoint": (
+      {"metric": best[0], "mode": best[1], "step": best_checkpointer.best_step()}
+      if best_checkpointer is not None
+      else None
+    ),
+    "config": config.to_dict(),
   }
   if primary:
     (workdir / "results.json").write_text(json.dumps(results, indent=2, default=str))

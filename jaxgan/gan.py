@@ -88,8 +88,9 @@ def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | Non
     raise ValueError(f"config.penalty_weight must be >= 0; got {weight}.")
   if nets.critic_uses_batch_norm(config.critic):
     raise ValueError(
-        f"config.penalty={name!r} penalises each sample's gradient, but config.critic.batch_norm=True couples the "
-        "samples of a batch. Set config.critic.batch_norm=False (WGAN-GP uses no batch norm in the critic).")
+      f"config.penalty={name!r} penalises each sample's gradient, but config.critic.batch_norm=True couples the "
+      "samples of a batch. Set config.critic.batch_norm=False (WGAN-GP uses no batch norm in the critic)."
+    )
   penalty = penalties.get_penalty(name)
   if name == "dragan" and axis_name is not None:
     penalty = functools.partial(penalty, axis_name=axis_name)  # its noise scale is the global batch's std
@@ -111,8 +112,10 @@ def _tips_from_config(config: ml_collections.ConfigDict, loss: losses.LossPair) 
   if tips.instance_noise < 0:
     raise ValueError(f"config.tips.instance_noise must be >= 0; got {tips.instance_noise}.")
   if tips.soft_labels and not loss.log_loss:
-    raise ValueError(f"Label smoothing and flipping change the targets of the log loss; config.loss={config.loss!r} "
-                     f"has none. Use them with config.loss in {losses.LOG_LOSSES}.")
+    raise ValueError(
+      f"Label smoothing and flipping change the targets of the log loss; config.loss={config.loss!r} "
+      f"has none. Use them with config.loss in {losses.LOG_LOSSES}."
+    )
   return tips
 
 
@@ -144,32 +147,36 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
   generator = nets.build_generator(config.generator, shape, axis_name, num_classes)
   critic = nets.build_critic(config.critic, axis_name, num_classes)
   if penalty is not None and critic.pairwise:
-    raise ValueError(f"config.penalty={config.penalty!r} needs a one-argument critic; the T-GAN pair critic is "
-                     "constrained by spectral normalisation instead. Set config.penalty='none'.")
+    raise ValueError(
+      f"config.penalty={config.penalty!r} needs a one-argument critic; the T-GAN pair critic is "
+      "constrained by spectral normalisation instead. Set config.penalty='none'."
+    )
   g_tx = build_optimizer(config.g_optimizer, "g_optimizer")
   d_tx = build_optimizer(config.d_optimizer, "d_optimizer")
   prior = priors.get_prior(config.prior, prior_options)
   loss = losses.get_loss(config.loss)
   if head is not None and head.needs_log_loss and not loss.log_loss:
-    raise ValueError(f"The semi-supervised GAN's D(x) = Z / (Z + 1) is a probability, trained by the log loss; set "
-                     f"config.loss to one of {losses.LOG_LOSSES} (got {config.loss!r}).")
+    raise ValueError(
+      f"The semi-supervised GAN's D(x) = Z / (Z + 1) is a probability, trained by the log loss; set "
+      f"config.loss to one of {losses.LOG_LOSSES} (got {config.loss!r})."
+    )
   return GAN(
-      generator=generator,
-      critic=critic,
-      g_tx=g_tx,
-      d_tx=d_tx,
-      prior=prior,
-      loss=loss,
-      penalty=penalty,
-      penalty_weight=weight,
-      latent_shape=(int(config.latent_dim),),
-      data_shape=tuple(shape),
-      n_critic=int(config.n_critic),
-      n_generator=n_generator,
-      tips=_tips_from_config(config, loss),
-      num_classes=num_classes,
-      head=head,
-      axis_name=axis_name,
+    generator=generator,
+    critic=critic,
+    g_tx=g_tx,
+    d_tx=d_tx,
+    prior=prior,
+    loss=loss,
+    penalty=penalty,
+    penalty_weight=weight,
+    latent_shape=(int(config.latent_dim),),
+    data_shape=tuple(shape),
+    n_critic=int(config.n_critic),
+    n_generator=n_generator,
+    tips=_tips_from_config(config, loss),
+    num_classes=num_classes,
+    head=head,
+    axis_name=axis_name,
   )
 
 
@@ -183,10 +190,14 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
   d_params, d_state = gan.critic.init(d_key, conditioned(gan, x, labels))
   prior_params = gan.prior.init(p_key, gan.latent_shape)
   return GANState(
-      step=jnp.zeros((), jnp.int32),
-      g_params=g_params, g_state=g_state, prior_params=prior_params,
-      g_opt_state=gan.g_tx.init((g_params, prior_params)),
-      d_params=d_params, d_state=d_state, d_opt_state=gan.d_tx.init(d_params),
+    step=jnp.zeros((), jnp.int32),
+    g_params=g_params,
+    g_state=g_state,
+    prior_params=prior_params,
+    g_opt_state=gan.g_tx.init((g_params, prior_params)),
+    d_params=d_params,
+    d_state=d_state,
+    d_opt_state=gan.d_tx.init(d_params),
   )
 
 

@@ -95,8 +95,10 @@ def wasserstein_generator_loss(real_scores: Scores, fake_scores: Scores) -> jax.
 
 def _check_paired(real_scores: Scores, fake_scores: Scores) -> None:
   if real_scores.shape != fake_scores.shape:
-    raise ValueError("RSGAN pairs real and fake samples one to one; got real scores of shape "
-                     f"{real_scores.shape} and fake scores of shape {fake_scores.shape}.")
+    raise ValueError(
+      "RSGAN pairs real and fake samples one to one; got real scores of shape "
+      f"{real_scores.shape} and fake scores of shape {fake_scores.shape}."
+    )
 
 
 def relativistic_critic_loss(real_logits: Scores, fake_logits: Scores) -> jax.Array:
@@ -212,21 +214,34 @@ def turing_wgan_generator_loss(t_real_fake: Scores, t_fake_real: Scores) -> jax.
 
 
 LOSSES: dict[str, LossPair] = {
-    "gan": LossPair(_discriminator_log_loss, minimax_generator_loss, log_loss=True),
-    "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss, log_loss=True),
-    "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, decision_threshold=None, chance_loss=None),
-    "rsgan": LossPair(relativistic_critic_loss, relativistic_generator_loss, generator_uses_real=True,
-                      decision_threshold=None, chance_loss=math.log(2)),
-    "rasgan": LossPair(relativistic_average_critic_loss, relativistic_average_generator_loss,
-                       generator_uses_real=True, decision_threshold=None),
-    "hinge": LossPair(hinge_critic_loss, hinge_generator_loss, chance_loss=2.0),
-    "lsgan": LossPair(least_squares_critic_loss, least_squares_generator_loss, decision_threshold=0.5,
-                      chance_loss=0.25),
-    # T's outputs are logits that their first argument is the real sample: T(x_r, x_f) > 0 and T(x_f, x_r) < 0 are
-    # right verdicts, the same rule as for one-sample logits.
-    "t_sgan": LossPair(turing_sgan_critic_loss, turing_sgan_generator_loss, generator_uses_real=True),
-    "t_wgan": LossPair(turing_wgan_critic_loss, turing_wgan_generator_loss, generator_uses_real=True,
-                       decision_threshold=None, chance_loss=None),
+  "gan": LossPair(_discriminator_log_loss, minimax_generator_loss, log_loss=True),
+  "ns_gan": LossPair(_discriminator_log_loss, non_saturating_generator_loss, log_loss=True),
+  "wgan": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, decision_threshold=None, chance_loss=None),
+  "rsgan": LossPair(
+    relativistic_critic_loss,
+    relativistic_generator_loss,
+    generator_uses_real=True,
+    decision_threshold=None,
+    chance_loss=math.log(2),
+  ),
+  "rasgan": LossPair(
+    relativistic_average_critic_loss,
+    relativistic_average_generator_loss,
+    generator_uses_real=True,
+    decision_threshold=None,
+  ),
+  "hinge": LossPair(hinge_critic_loss, hinge_generator_loss, chance_loss=2.0),
+  "lsgan": LossPair(least_squares_critic_loss, least_squares_generator_loss, decision_threshold=0.5, chance_loss=0.25),
+  # T's outputs are logits that their first argument is the real sample: T(x_r, x_f) > 0 and T(x_f, x_r) < 0 are
+  # right verdicts, the same rule as for one-sample logits.
+  "t_sgan": LossPair(turing_sgan_critic_loss, turing_sgan_generator_loss, generator_uses_real=True),
+  "t_wgan": LossPair(
+    turing_wgan_critic_loss,
+    turing_wgan_generator_loss,
+    generator_uses_real=True,
+    decision_threshold=None,
+    chance_loss=None,
+  ),
 }
 
 
@@ -234,9 +249,13 @@ LOSSES: dict[str, LossPair] = {
 LOG_LOSSES = tuple(name for name, pair in LOSSES.items() if pair.log_loss)
 
 
-def discriminator_accuracy(real_scores: Scores, fake_scores: Scores, threshold: float | None,
-                           real_mean: jax.Array | None = None, fake_mean: jax.Array | None = None
-                           ) -> tuple[jax.Array, jax.Array]:
+def discriminator_accuracy(
+  real_scores: Scores,
+  fake_scores: Scores,
+  threshold: float | None,
+  real_mean: jax.Array | None = None,
+  fake_mean: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
   """Fractions of right verdicts on real and on fake samples: how clearly the critic is winning.
 
   With a threshold t, real is right when C(x_r) > t and fake when C(x_f) < t (for logits: D > 1/2 and D < 1/2).

@@ -28,8 +28,21 @@ def _sgd(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
 
 
 OPTIMIZERS = {"adam": _adam, "rmsprop": _rmsprop, "sgd": _sgd}
-_FIELDS = {"name", "learning_rate", "b1", "b2", "eps", "decay", "momentum", "clip", "max_norm", "schedule",
-           "warmup_steps", "decay_steps", "end_value"}
+_FIELDS = {
+  "name",
+  "learning_rate",
+  "b1",
+  "b2",
+  "eps",
+  "decay",
+  "momentum",
+  "clip",
+  "max_norm",
+  "schedule",
+  "warmup_steps",
+  "decay_steps",
+  "end_value",
+}
 SCHEDULES = ("constant", "linear", "cosine", "exponential")
 
 

@@ -61,9 +61,11 @@ def resolve_mode(mode: str, num_devices: int | None = None) -> str:
 def check_batch_size(batch_size: int, num_devices: int) -> None:
   """Raises a ValueError unless the global `batch_size` splits evenly over `num_devices`."""
   if batch_size % num_devices:
-    raise ValueError(f"config.batch_size={batch_size} must be divisible by the device count {num_devices} (each "
-                     f"device takes batch_size / {num_devices} examples); set --config.batch_size to a multiple of "
-                     f"{num_devices}.")
+    raise ValueError(
+      f"config.batch_size={batch_size} must be divisible by the device count {num_devices} (each "
+      f"device takes batch_size / {num_devices} examples); set --config.batch_size to a multiple of "
+      f"{num_devices}."
+    )
 
 
 def _first_local_copy(x: jax.Array, stacked: bool) -> jax.Array:
@@ -90,8 +92,9 @@ class OneDevice:
 
   def put_process_batch(self, local_batch):
     del local_batch
-    raise ValueError("config.parallel='none' runs in one process; use config.parallel='shard_map' (or 'auto') "
-                     "across processes.")
+    raise ValueError(
+      "config.parallel='none' runs in one process; use config.parallel='shard_map' (or 'auto') across processes."
+    )
 
   def unreplicate(self, tree):
     return tree
@@ -155,8 +158,9 @@ class ShardMap(_OverMesh):
     # check_vma=False gives pmap's semantics. With the default check_vma=True, JAX tracks which values vary over
     # AXIS, and the gradient with respect to replicated (P()) parameters comes back already psum-ed over devices;
     # the step's own pmean would then leave a gradient D times the one-device gradient.
-    mapped = jax.shard_map(step, mesh=self.mesh, in_specs=(P(), P(None, AXIS), P()), out_specs=(P(), P()),
-                           check_vma=False)
+    mapped = jax.shard_map(
+      step, mesh=self.mesh, in_specs=(P(), P(None, AXIS), P()), out_specs=(P(), P()), check_vma=False
+    )
     return jax.jit(mapped, donate_argnums=0)
 
   def put_state(self, state):
@@ -167,10 +171,12 @@ class ShardMap(_OverMesh):
     sharding = NamedSharding(self.mesh, P(None, AXIS))
     if jax.process_count() == 1:
       return jax.device_put(batch, sharding)
+
     # Every process holds the same global batch here; each keeps its devices' part.
     def local_part(x):
       host = np.asarray(x)
       return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
     return jax.tree.map(local_part, batch)
 
   def unreplicate(self, tree):
@@ -293,8 +299,12 @@ def axis_name_for(mode: str, devices: Sequence[jax.Device] | None = None) -> str
   return None if resolve_mode(mode, len(devices)) == "none" else AXIS
 
 
-def make_parallel_train_step(config: ml_collections.ConfigDict, mode: str = "auto",
-                             devices: Sequence[jax.Device] | None = None, gan: GAN | None = None) -> ParallelStep:
+def make_parallel_train_step(
+  config: ml_collections.ConfigDict,
+  mode: str = "auto",
+  devices: Sequence[jax.Device] | None = None,
+  gan: GAN | None = None,
+) -> ParallelStep:
   """Builds the GAN `config` names with the right axis name and wraps its train step for `mode`.
 
   Args:
@@ -310,16 +320,19 @@ def make_parallel_train_step(config: ml_collections.ConfigDict, mode: str = "aut
   devices = _default_devices(mode) if devices is None else devices
   mode = resolve_mode(mode, len(devices))
   if mode == "pmap" and jax.process_count() > 1:
-    raise ValueError("config.parallel='pmap' runs on one host here; use config.parallel='shard_map' (or 'auto') "
-                     "across hosts.")
+    raise ValueError(
+      "config.parallel='pmap' runs on one host here; use config.parallel='shard_map' (or 'auto') across hosts."
+    )
   axis_name = None if mode == "none" else AXIS
   num_devices = 1 if mode == "none" else len(devices)
   check_batch_size(int(config.batch_size), num_devices)
   if gan is None:
     gan = build_gan(config, axis_name)
   elif gan.axis_name != axis_name:
-    raise ValueError(f"make_parallel_train_step(mode={mode!r}) needs a GAN built with axis_name={axis_name!r}; got "
-                     f"one built with {gan.axis_name!r}. Build it with build_gan(config, axis_name_for(mode)).")
+    raise ValueError(
+      f"make_parallel_train_step(mode={mode!r}) needs a GAN built with axis_name={axis_name!r}; got "
+      f"one built with {gan.axis_name!r}. Build it with build_gan(config, axis_name_for(mode))."
+    )
   return parallelize(make_train_step(gan, axis_name), mode, devices)
 
 
@@ -333,9 +346,16 @@ def initialize_distributed() -> bool:
   coordinator = os.environ.get("JAXGAN_COORDINATOR")
   if not coordinator:
     return False
-  jax.distributed.initialize(coordinator_address=coordinator,
-                             num_processes=int(os.environ["JAXGAN_NUM_PROCESSES"]),
-                             process_id=int(os.environ["JAXGAN_PROCESS_ID"]))
-  log.info("Process %d of %d, %d local of %d devices.", jax.process_index(), jax.process_count(),
-           jax.local_device_count(), jax.device_count())
+  jax.distributed.initialize(
+    coordinator_address=coordinator,
+    num_processes=int(os.environ["JAXGAN_NUM_PROCESSES"]),
+    process_id=int(os.environ["JAXGAN_PROCESS_ID"]),
+  )
+  log.info(
+    "Process %d of %d, %d local of %d devices.",
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )
   return True

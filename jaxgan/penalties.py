@@ -68,8 +68,9 @@ def _uniform_per_sample(key: jax.Array, batch: int, dtype, sample_shape: tuple[i
   return jax.vmap(lambda k: jax.random.uniform(k, sample_shape, dtype))(key)
 
 
-def gradient_penalty(critic_fn: CriticFn, real: jax.Array, fake: jax.Array, key: jax.Array, target: float = 1.0,
-                     epsilon: float = 1e-12) -> jax.Array:
+def gradient_penalty(
+  critic_fn: CriticFn, real: jax.Array, fake: jax.Array, key: jax.Array, target: float = 1.0, epsilon: float = 1e-12
+) -> jax.Array:
   """The WGAN-GP penalty E (||grad C(x_hat)|| - target)^2 on random interpolates (Gulrajani et al. 2017, eq. 3).
 
   Args:
@@ -123,9 +124,17 @@ def _batch_std(x: jax.Array, axis_name: str | None) -> jax.Array:
   return jnp.sqrt(var)
 
 
-def dragan_penalty(critic_fn: CriticFn, real: jax.Array, fake: jax.Array, key: jax.Array, noise_scale: float = 0.5,
-                   target: float = 1.0, interpolate: bool = True, epsilon: float = 1e-12,
-                   axis_name: str | None = None) -> jax.Array:
+def dragan_penalty(
+  critic_fn: CriticFn,
+  real: jax.Array,
+  fake: jax.Array,
+  key: jax.Array,
+  noise_scale: float = 0.5,
+  target: float = 1.0,
+  interpolate: bool = True,
+  epsilon: float = 1e-12,
+  axis_name: str | None = None,
+) -> jax.Array:
   """The DRAGAN penalty E (||grad C(x_hat)|| - target)^2 at random points near the real data (Kodali et al. 2017).
 
   The paper perturbs real points with Gaussian noise, x + delta with delta ~ N(0, cI). We implement the rule of the
@@ -182,4 +191,5 @@ def get_penalty(name: str):
     return PENALTIES[name]
   except KeyError:
     raise ValueError(
-        f"Unknown penalty {name!r}; set config.penalty to one of {sorted(PENALTIES)} or to 'none'.") from None
+      f"Unknown penalty {name!r}; set config.penalty to one of {sorted(PENALTIES)} or to 'none'."
+    ) from None

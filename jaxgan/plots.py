@@ -19,7 +19,7 @@ def image_grid(images: np.ndarray, rows: int | None = None) -> np.ndarray:
   pixels = (np.clip(images, -1.0, 1.0) + 1.0) / 2.0
   for i in range(n):
     r, col = divmod(i, cols)
-    grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = pixels[i]
+    grid[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = pixels[i]
   return (grid * 255).round().astype(np.uint8)
 
 
@@ -31,8 +31,9 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, rows: int | Non
   matplotlib.image.imsave(os.fspath(path), grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray")
 
 
-def save_scatter(path: str | os.PathLike, real: np.ndarray, fake: np.ndarray, title: str = "",
-                 centers: np.ndarray | None = None) -> None:
+def save_scatter(
+  path: str | os.PathLike, real: np.ndarray, fake: np.ndarray, title: str = "", centers: np.ndarray | None = None
+) -> None:
   """Writes a PNG scatter of real [N, 2] vs generated [M, 2] points, with mode centres if given."""
   # A bare Figure, not pyplot: no backend switch, so a notebook's inline plots keep working after training.
   from matplotlib.figure import Figure

@@ -58,8 +58,9 @@ def uniform_unit_variance_prior() -> Prior:
   """z ~ U[-sqrt(3), sqrt(3)]^d, unit variance per coordinate: the noise of Goodfellow et al.'s released GAN code
   (`adversarial.Generator(noise='uniform')`)."""
   limit = math.sqrt(3.0)
-  return Prior(_no_params, lambda params, key, shape: jax.random.uniform(key, shape, minval=-limit, maxval=limit),
-               _zero)
+  return Prior(
+    _no_params, lambda params, key, shape: jax.random.uniform(key, shape, minval=-limit, maxval=limit), _zero
+  )
 
 
 def _inverse_softplus(y: jax.Array) -> jax.Array:
@@ -71,8 +72,9 @@ def deligan_sigma(params) -> jax.Array:
   return jax.nn.softplus(params["rho"])
 
 
-def deligan_prior(num_components: int = 50, sigma_init_min: float = 0.05, sigma_init_max: float = 0.2,
-                  sigma_reg: float = 0.05) -> Prior:
+def deligan_prior(
+  num_components: int = 50, sigma_init_min: float = 0.05, sigma_init_max: float = 0.2, sigma_reg: float = 0.05
+) -> Prior:
   """DeLiGAN's learnable mixture-of-Gaussians prior (Gurumurthy et al. 2017, eqs. 3-6).
 
   Args:
@@ -105,9 +107,12 @@ def deligan_prior(num_components: int = 50, sigma_init_min: float = 0.05, sigma_
   return Prior(init, sample, regularizer)
 
 
-PRIORS: dict[str, Callable[..., Prior]] = {"normal": normal_prior, "uniform": uniform_prior,
-                                           "uniform_unit_variance": uniform_unit_variance_prior,
-                                           "deligan": deligan_prior}
+PRIORS: dict[str, Callable[..., Prior]] = {
+  "normal": normal_prior,
+  "uniform": uniform_prior,
+  "uniform_unit_variance": uniform_unit_variance_prior,
+  "deligan": deligan_prior,
+}
 
 
 def get_prior(name: str, options: ml_collections.ConfigDict | dict | None = None) -> Prior:

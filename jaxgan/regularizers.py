@@ -43,8 +43,9 @@ def anchor_decay(step: jax.Array, decay: float, start_step: int) -> jax.Array:
   return jnp.where(step < start_step, 0.0, decay)
 
 
-def update_anchors(anchors: LeCamAnchors, real_mean: jax.Array, fake_mean: jax.Array,
-                   decay: float | jax.Array) -> LeCamAnchors:
+def update_anchors(
+  anchors: LeCamAnchors, real_mean: jax.Array, fake_mean: jax.Array, decay: float | jax.Array
+) -> LeCamAnchors:
   """alpha <- decay * alpha + (1 - decay) * mean, for real and fake; the means enter as constants (no gradient).
 
   Args:
@@ -57,12 +58,14 @@ def update_anchors(anchors: LeCamAnchors, real_mean: jax.Array, fake_mean: jax.A
     The updated anchors.
   """
   real_mean, fake_mean = jax.lax.stop_gradient(real_mean), jax.lax.stop_gradient(fake_mean)
-  return LeCamAnchors(real=decay * anchors.real + (1 - decay) * real_mean,
-                      fake=decay * anchors.fake + (1 - decay) * fake_mean)
+  return LeCamAnchors(
+    real=decay * anchors.real + (1 - decay) * real_mean, fake=decay * anchors.fake + (1 - decay) * fake_mean
+  )
 
 
-def lecam_regularizer(real_scores: jax.Array, fake_scores: jax.Array, anchor_real: jax.Array,
-                      anchor_fake: jax.Array) -> jax.Array:
+def lecam_regularizer(
+  real_scores: jax.Array, fake_scores: jax.Array, anchor_real: jax.Array, anchor_fake: jax.Array
+) -> jax.Array:
   """mean(relu(D(x) - alpha_F)^2) + mean(relu(alpha_R - D(G(z)))^2).
 
   Args:
@@ -75,5 +78,6 @@ def lecam_regularizer(real_scores: jax.Array, fake_scores: jax.Array, anchor_rea
     The regulariser, a scalar.
   """
   anchor_real, anchor_fake = jax.lax.stop_gradient(anchor_real), jax.lax.stop_gradient(anchor_fake)
-  return (jnp.mean(jnp.square(jax.nn.relu(real_scores - anchor_fake)))
-          + jnp.mean(jnp.square(jax.nn.relu(anchor_real - fake_scores))))
+  return jnp.mean(jnp.square(jax.nn.relu(real_scores - anchor_fake))) + jnp.mean(
+    jnp.square(jax.nn.relu(anchor_real - fake_scores))
+  )

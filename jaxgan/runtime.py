@@ -40,8 +40,11 @@ def data_dir_candidates(data_dir: str | None = None, checkout: str | None = None
   Returns:
     `data_dir`, then `$JAXGAN_DATA_DIR`, then `shared/datasets` beside the clone, leaving out the unset ones.
   """
-  candidates = [data_dir, os.environ.get("JAXGAN_DATA_DIR"),
-                os.path.join(checkout, "..", "shared", "datasets") if checkout else None]
+  candidates = [
+    data_dir,
+    os.environ.get("JAXGAN_DATA_DIR"),
+    os.path.join(checkout, "..", "shared", "datasets") if checkout else None,
+  ]
   return [c for c in candidates if c]
 
 

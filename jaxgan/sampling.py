@@ -37,8 +37,9 @@ INTERPOLATIONS = ("slerp", "lerp")
 # ----------------------------------------------------------------------------------------------- the checkpoint
 
 
-def load_checkpoint(workdir: str | os.PathLike, checkpoint: str = "latest"
-                    ) -> tuple[ml_collections.ConfigDict, GAN, GANState, int]:
+def load_checkpoint(
+  workdir: str | os.PathLike, checkpoint: str = "latest"
+) -> tuple[ml_collections.ConfigDict, GAN, GANState, int]:
   """A run's config, GAN and state from its newest checkpoint or from the best one.
 
   Args:
@@ -61,12 +62,16 @@ def load_checkpoint(workdir: str | os.PathLike, checkpoint: str = "latest"
   workdir = Path(workdir)
   config_path = workdir / "config.json"
   if not config_path.exists():
-    raise FileNotFoundError(f"{config_path} not found: --workdir must be a run directory written by "
-                            "`python -m experiments.train --workdir=...`.")
+    raise FileNotFoundError(
+      f"{config_path} not found: --workdir must be a run directory written by "
+      "`python -m experiments.train --workdir=...`."
+    )
   best_dir = workdir / "best_checkpoint"
   if not best_dir.is_dir():
-    raise FileNotFoundError(f"No best checkpoint in {workdir} (a run keeps one in best_checkpoint/ when "
-                            "config.best_metric is set); use --checkpoint=latest.")
+    raise FileNotFoundError(
+      f"No best checkpoint in {workdir} (a run keeps one in best_checkpoint/ when "
+      "config.best_metric is set); use --checkpoint=latest."
+    )
   config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
   gan = build_gan(config)
   template = jax.eval_shape(functools.partial(init_state, gan), jax.random.key(0))
@@ -113,8 +118,9 @@ def truncated_normal(key: jax.Array, shape: tuple[int, ...], threshold: float) -
     fresh = jax.random.normal(jax.random.fold_in(key, round_), shape)
     return round_ + 1, jnp.where(outside(z), fresh, z)
 
-  _, z = jax.lax.while_loop(lambda carry: jnp.any(outside(carry[1])), redraw,
-                            (jnp.int32(1), jax.random.normal(key, shape)))
+  _, z = jax.lax.while_loop(
+    lambda carry: jnp.any(outside(carry[1])), redraw, (jnp.int32(1), jax.random.normal(key, shape))
+  )
   return z
 
 
@@ -130,8 +136,9 @@ def check_truncation(prior: str, truncation: float | None) -> None:
   if not truncation > 0:
     raise ValueError(f"--truncation must be positive (BigGAN uses 0.04 to 2); got {truncation}.")
   if prior != "normal":
-    raise ValueError(f"--truncation resamples coordinates of z ~ N(0, I); this run's config.prior is {prior!r}. "
-                     "Drop --truncation.")
+    raise ValueError(
+      f"--truncation resamples coordinates of z ~ N(0, I); this run's config.prior is {prior!r}. Drop --truncation."
+    )
 
 
 def draw_latents(gan: GAN, state: GANState, key: jax.Array, num: int, truncation: float | None = None) -> jax.Array:
@@ -144,6 +151,7 @@ def draw_latents(gan: GAN, state: GANState, key: jax.Array, num: int, truncation
     num: how many latents.
     truncation: resample coordinates beyond this threshold (normal priors only; `check_truncation` first), or None.
   """
+
   def draw(prior_params, key):
     keys = example_keys(key, num, None)
     if truncation is None:
@@ -195,8 +203,15 @@ def slerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
   return out.reshape(k, -1, *z0.shape[1:])
 
 
-def interpolation_latents(gan: GAN, state: GANState, key: jax.Array, pairs: int, steps: int, mode: str = "slerp",
-                          truncation: float | None = None) -> jax.Array:
+def interpolation_latents(
+  gan: GAN,
+  state: GANState,
+  key: jax.Array,
+  pairs: int,
+  steps: int,
+  mode: str = "slerp",
+  truncation: float | None = None,
+) -> jax.Array:
   """Latents along `pairs` paths between two draws each, `steps` points a path, endpoints included.
 
   Args:
@@ -235,8 +250,9 @@ def cycling_labels(num: int, num_classes: int) -> np.ndarray:
   return (np.arange(num) % num_classes).astype(np.int32)
 
 
-def generate_from_latents(gan: GAN, g_params: Any, g_state: Any, z: jax.Array, labels: np.ndarray | None = None,
-                          batch_size: int = 500) -> np.ndarray:
+def generate_from_latents(
+  gan: GAN, g_params: Any, g_state: Any, z: jax.Array, labels: np.ndarray | None = None, batch_size: int = 500
+) -> np.ndarray:
   """The generator in inference mode on given latents, in jit-compiled batches of one size.
 
   The parameters are passed apart from the state so that a caller picks which generator (the trained one today; an
@@ -268,9 +284,9 @@ def generate_from_latents(gan: GAN, g_params: Any, g_state: Any, z: jax.Array, l
 
   out = []
   for start in range(0, num, batch_size):
-    batch_z = np.resize(np.asarray(z[start:start + batch_size]), (batch_size, *z.shape[1:]))
-    batch_labels = None if labels is None else np.resize(np.asarray(labels[start:start + batch_size]), batch_size)
-    out.append(np.asarray(jax.device_get(apply(batch_z, batch_labels)))[:num - start])
+    batch_z = np.resize(np.asarray(z[start : start + batch_size]), (batch_size, *z.shape[1:]))
+    batch_labels = None if labels is None else np.resize(np.asarray(labels[start : start + batch_size]), batch_size)
+    out.append(np.asarray(jax.device_get(apply(batch_z, batch_labels)))[: num - start])
   return np.concatenate(out)
 
 
@@ -285,8 +301,7 @@ def _pil_image(pixels: np.ndarray):
   return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
 
-def write_png_folder(directory: str | os.PathLike, images: np.ndarray, labels: np.ndarray | None = None
-                     ) -> list[Path]:
+def write_png_folder(directory: str | os.PathLike, images: np.ndarray, labels: np.ndarray | None = None) -> list[Path]:
   """One PNG per image: `directory/000000.png`, ... or, with labels, `directory/class_<c>/class_<c>_00000.png`.
 
   Class numbers are zero-padded to one width, so sorted sub-folders come in class order (the order in which a
@@ -335,8 +350,9 @@ def interpolation_frames(images: np.ndarray) -> list[np.ndarray]:
   return [plots.image_grid(images[:, s], rows=1) for s in order]
 
 
-def write_interpolation(png_path: str | os.PathLike, gif_path: str | os.PathLike, images: np.ndarray,
-                        frame_ms: int = 120) -> None:
+def write_interpolation(
+  png_path: str | os.PathLike, gif_path: str | os.PathLike, images: np.ndarray, frame_ms: int = 120
+) -> None:
   """Writes interpolation images as a grid PNG (one row per path) and an animated GIF (all paths move together).
 
   Args:
@@ -350,8 +366,9 @@ def write_interpolation(png_path: str | os.PathLike, gif_path: str | os.PathLike
   frames[0].save(gif_path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
 
 
-def save_paths_plot(path: str | os.PathLike, paths: np.ndarray, real: np.ndarray, title: str = "",
-                    centers: np.ndarray | None = None) -> None:
+def save_paths_plot(
+  path: str | os.PathLike, paths: np.ndarray, real: np.ndarray, title: str = "", centers: np.ndarray | None = None
+) -> None:
   """Writes a PNG of 2-D interpolation paths [K, S, 2] over real points [N, 2] (and mode centres when given)."""
   from matplotlib.figure import Figure  # no pyplot: no backend switch
 
@@ -377,7 +394,7 @@ def save_paths_plot(path: str | os.PathLike, paths: np.ndarray, real: np.ndarray
 def _targets(output: str, name: str, suffixes: tuple[str, ...]) -> list[Path]:
   """`output` (an .npz) with files of the other suffixes beside it, or `<output>/<name><suffix>` for a folder."""
   if output.endswith(".npz"):
-    stem = Path(output[:-len(".npz")])
+    stem = Path(output[: -len(".npz")])
     return [stem.with_name(stem.name + suffix) for suffix in suffixes]
   return [Path(output) / f"{name}{suffix}" for suffix in suffixes]
 
@@ -390,8 +407,7 @@ def _refuse_existing(files: list[Path], folder: Path | None = None) -> None:
       raise ValueError(f"{path} exists already; pass another --output, or --overwrite.")
 
 
-def check_request(num: int | None, interpolate: int | None, interp_steps: int = 8, interp_mode: str = "slerp"
-                  ) -> None:
+def check_request(num: int | None, interpolate: int | None, interp_steps: int = 8, interp_mode: str = "slerp") -> None:
   """Raises a ValueError unless the request asks for a positive number of samples, or for at least one interpolation
   pair with at least 2 points of a known mode."""
   if interpolate is None and num is None:
@@ -406,10 +422,19 @@ def check_request(num: int | None, interpolate: int | None, interp_steps: int = 
     raise ValueError(f"--interp_mode must be one of {INTERPOLATIONS}; got {interp_mode!r}.")
 
 
-def sample_run(workdir: str | os.PathLike, output: str | os.PathLike, num: int | None = None,
-               checkpoint: str = "latest", per_class: bool = False, truncation: float | None = None,
-               interpolate: int | None = None, interp_mode: str = "slerp", interp_steps: int = 8, seed: int = 0,
-               overwrite: bool = False) -> tuple[str, list[Path]]:
+def sample_run(
+  workdir: str | os.PathLike,
+  output: str | os.PathLike,
+  num: int | None = None,
+  checkpoint: str = "latest",
+  per_class: bool = False,
+  truncation: float | None = None,
+  interpolate: int | None = None,
+  interp_mode: str = "slerp",
+  interp_steps: int = 8,
+  seed: int = 0,
+  overwrite: bool = False,
+) -> tuple[str, list[Path]]:
   """Writes samples of a trained run to files (what `python -m experiments.sample` does).
 
   Samples: images to a folder of PNGs (`write_png_folder`) or, for an `output` ending in .npz, to that file
@@ -444,8 +469,9 @@ def sample_run(workdir: str | os.PathLike, output: str | os.PathLike, num: int |
   config, gan, state, step = load_checkpoint(workdir, checkpoint)
   check_truncation(config.prior, truncation)
   if per_class and not gan.num_classes:
-    raise ValueError("--per_class needs a conditional run (config.num_classes > 0); this run is unconditional. "
-                     "Drop --per_class.")
+    raise ValueError(
+      "--per_class needs a conditional run (config.num_classes > 0); this run is unconditional. Drop --per_class."
+    )
   toy = data_lib.is_toy(config.data)
   # Where the files go, refused before any work when they exist already.
   if interpolate is not None:
@@ -461,8 +487,12 @@ def sample_run(workdir: str | os.PathLike, output: str | os.PathLike, num: int |
   key = jax.random.key(seed)
   # The generator sampled; an average of its weights would be chosen here once runs keep one.
   g_params, g_state = state.g_params, state.g_state
-  meta = {"step": step, "checkpoint": checkpoint, "seed": seed, "truncation": np.nan if truncation is None
-          else truncation}
+  meta = {
+    "step": step,
+    "checkpoint": checkpoint,
+    "seed": seed,
+    "truncation": np.nan if truncation is None else truncation,
+  }
   where = f"step {step} of {os.fspath(workdir)} ({checkpoint} checkpoint)"
   title = f"step {step} ({checkpoint} checkpoint)"
   mixture = data_lib.get_toy(config.data.name) if toy else None

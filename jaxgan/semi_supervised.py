@@ -27,6 +27,7 @@ import ml_collections
 import optax
 from ml_collections.config_dict import placeholder
 
+
 class ClassHead(NamedTuple):
   """How the train step uses a classifier critic; built by `head_from_config`.
 
@@ -50,22 +51,23 @@ class ClassHead(NamedTuple):
 
 
 HEADS: dict[str, ClassHead] = {
-    "ssgan": ClassHead("ssgan", labelled_batch=True, classify_fakes=False, feature_matching=True,
-                       needs_log_loss=True),
-    "acgan": ClassHead("acgan", labelled_batch=False, classify_fakes=True),
+  "ssgan": ClassHead("ssgan", labelled_batch=True, classify_fakes=False, feature_matching=True, needs_log_loss=True),
+  "acgan": ClassHead("acgan", labelled_batch=False, classify_fakes=True),
 }
 
 
 def default_config() -> ml_collections.ConfigDict:
   """The `config.classifier` section: off by default."""
-  return ml_collections.ConfigDict({
-      "name": "none",               # none | ssgan | acgan
-      "class_weight": 1.0,          # weight of the class cross-entropy
+  return ml_collections.ConfigDict(
+    {
+      "name": "none",  # none | ssgan | acgan
+      "class_weight": 1.0,  # weight of the class cross-entropy
       # the generator matches mean discriminator features (Salimans et al. 2016); unset: on for ssgan, off for acgan
       "feature_matching": placeholder(bool),
-      "labelled_per_class": 10,     # ssgan: labelled training examples per class (the rest are unlabelled)
-      "labelled_batch_size": 100,   # ssgan: labelled examples per critic update
-  })
+      "labelled_per_class": 10,  # ssgan: labelled training examples per class (the rest are unlabelled)
+      "labelled_batch_size": 100,  # ssgan: labelled examples per critic update
+    }
+  )
 
 
 def uses_labelled_batch(config: ml_collections.ConfigDict) -> bool:
@@ -89,11 +91,15 @@ def head_from_config(config: ml_collections.ConfigDict) -> ClassHead | None:
   name, critic = fields["name"] or "none", config.critic.name
   if name == "none":
     if critic in HEADS:
-      raise ValueError(f"config.critic.name={critic!r} is a classifier critic; set config.classifier.name={critic!r} "
-                       "(or choose another critic).")
+      raise ValueError(
+        f"config.critic.name={critic!r} is a classifier critic; set config.classifier.name={critic!r} "
+        "(or choose another critic)."
+      )
     if fields["feature_matching"]:
-      raise ValueError("config.classifier.feature_matching needs a critic that exposes its features; set "
-                       "config.classifier.name to 'ssgan' or 'acgan'.")
+      raise ValueError(
+        "config.classifier.feature_matching needs a critic that exposes its features; set "
+        "config.classifier.name to 'ssgan' or 'acgan'."
+      )
     return None
   if name not in HEADS:
     raise ValueError(f"Unknown config.classifier.name {name!r}; choose 'none' or one of {sorted(HEADS)}.")
@@ -105,15 +111,19 @@ def head_from_config(config: ml_collections.ConfigDict) -> ClassHead | None:
   num_classes = int(config.get("num_classes", 0))
   if name == "ssgan":
     if num_classes:
-      raise ValueError("The semi-supervised GAN's generator is unconditional (its labels come from the labelled "
-                       f"subset); set config.num_classes=0 (got {num_classes}) and the classes in "
-                       "config.critic.classes.")
+      raise ValueError(
+        "The semi-supervised GAN's generator is unconditional (its labels come from the labelled "
+        f"subset); set config.num_classes=0 (got {num_classes}) and the classes in "
+        "config.critic.classes."
+      )
     for field in ("labelled_per_class", "labelled_batch_size"):
       if int(fields[field]) < 1:
         raise ValueError(f"config.classifier.{field} must be >= 1; got {fields[field]}.")
   elif num_classes < 2:
-    raise ValueError(f"AC-GAN conditions the generator on the classes; set config.num_classes >= 2 (got "
-                     f"{num_classes}) and a 'conditional' generator.")
+    raise ValueError(
+      f"AC-GAN conditions the generator on the classes; set config.num_classes >= 2 (got "
+      f"{num_classes}) and a 'conditional' generator."
+    )
   head = HEADS[name]
   matching = head.feature_matching if fields["feature_matching"] is None else bool(fields["feature_matching"])
   return head._replace(class_weight=weight, feature_matching=matching)
@@ -138,8 +148,9 @@ def class_accuracy(class_logits: jax.Array, labels: jax.Array) -> jax.Array:
   return jnp.mean(jnp.argmax(class_logits, axis=-1) == labels)
 
 
-def feature_matching_loss(real_features: jax.Array, fake_features: jax.Array, axis_name: str | None = None
-                          ) -> jax.Array:
+def feature_matching_loss(
+  real_features: jax.Array, fake_features: jax.Array, axis_name: str | None = None
+) -> jax.Array:
   """||E f(x) - E f(G(z))||^2 / F (Salimans et al. 2016, Sec. 3.1; the mean over the F features, as in their code).
 
   Args:

@@ -75,8 +75,9 @@ class SummaryWriter:
     run's scalars."""
     from tensorboardX.summary import hparams as hparams_summaries
 
-    columns = {ordered_tag(k): v for k, v in metrics.items()
-               if (number := scalar_value(v)) is not None and math.isfinite(number)}
+    columns = {
+      ordered_tag(k): v for k, v in metrics.items() if (number := scalar_value(v)) is not None and math.isfinite(number)
+    }
     writer = self._writer._get_file_writer()  # add_hparams itself would open a second run in a sub-folder
     for summary in hparams_summaries(dict(hparams), columns):
       writer.add_summary(summary)

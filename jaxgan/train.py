@@ -29,13 +29,28 @@ from jaxgan.batch import Batch, SemiSupervisedBatch
 from jaxgan.gan import GAN, GANState, Tips, build_gan, example_keys, generate, init_state, sample_latents
 from jaxgan.updates import Metrics, as_batch, critic_update, generator_update
 
-__all__ = ["Batch", "GAN", "GANState", "Metrics", "SemiSupervisedBatch", "Tips", "as_batch", "build_gan",
-           "critic_update", "example_keys", "generate", "generator_update", "init_state", "make_train_step",
-           "sample_latents"]
+__all__ = [
+  "Batch",
+  "GAN",
+  "GANState",
+  "Metrics",
+  "SemiSupervisedBatch",
+  "Tips",
+  "as_batch",
+  "build_gan",
+  "critic_update",
+  "example_keys",
+  "generate",
+  "generator_update",
+  "init_state",
+  "make_train_step",
+  "sample_latents",
+]
 
 
-def _unrolled(update: Callable[[GANState, int], tuple[GANState, Metrics]], state: GANState, length: int
-              ) -> tuple[GANState, Metrics]:
+def _unrolled(
+  update: Callable[[GANState, int], tuple[GANState, Metrics]], state: GANState, length: int
+) -> tuple[GANState, Metrics]:
   """`length` updates `update(state, i)` in a row, unrolled in Python (see the module docstring); the last
   update's metrics."""
   metrics: Metrics = {}
@@ -44,8 +59,9 @@ def _unrolled(update: Callable[[GANState, int], tuple[GANState, Metrics]], state
   return state, metrics
 
 
-def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | None = None
-                    ) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
+def make_train_step(
+  config: ml_collections.ConfigDict | GAN, axis_name: str | None = None
+) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Builds the pure train step `(state, batch, key) -> (state, metrics)`.
 
   Args:
@@ -70,12 +86,14 @@ def make_train_step(config: ml_collections.ConfigDict | GAN, axis_name: str | No
     batch = as_batch(gan, batch)
     step_key = jax.random.fold_in(key, state.step)
     new_state, critic_metrics = _unrolled(
-        lambda s, i: critic_update(gan, s, batch[i], jax.random.fold_in(step_key, i), axis_name),
-        state, gan.n_critic)
+      lambda s, i: critic_update(gan, s, batch[i], jax.random.fold_in(step_key, i), axis_name), state, gan.n_critic
+    )
     # The generator trains against the critic just updated, on the last critic update's real batch.
     new_state, g_metrics = _unrolled(
-        lambda s, j: generator_update(gan, s, batch[-1], jax.random.fold_in(step_key, gan.n_critic + j), axis_name),
-        new_state, gan.n_generator)
+      lambda s, j: generator_update(gan, s, batch[-1], jax.random.fold_in(step_key, gan.n_critic + j), axis_name),
+      new_state,
+      gan.n_generator,
+    )
     metrics = {**critic_metrics, **g_metrics}
     if axis_name is not None:
       metrics = jax.lax.pmean(metrics, axis_name)

@@ -49,8 +49,10 @@ def as_batch(gan: GAN, batch: Any) -> Batch:
   if not isinstance(batch, Batch):
     if labelled_batch:
       if not isinstance(batch, SemiSupervisedBatch):
-        raise ValueError("A semi-supervised GAN's train_step expects a jaxgan.batch.SemiSupervisedBatch "
-                         "(unlabelled, labelled, labels); build it with jaxgan.data.make_batch_fn(config, key).")
+        raise ValueError(
+          "A semi-supervised GAN's train_step expects a jaxgan.batch.SemiSupervisedBatch "
+          "(unlabelled, labelled, labels); build it with jaxgan.data.make_batch_fn(config, key)."
+        )
       batch = Batch(batch.unlabelled, labelled=batch.labelled, labelled_labels=batch.labels)
     elif gan.num_classes:
       if not isinstance(batch, (tuple, list)) or len(batch) != 2:
@@ -61,19 +63,22 @@ def as_batch(gan: GAN, batch: Any) -> Batch:
   real = batch.real
   if labelled_batch:
     if batch.labelled is None or batch.labelled_labels is None:
-      raise ValueError("A semi-supervised GAN's train_step needs the labelled batch: Batch.labelled and "
-                       "Batch.labelled_labels, or a jaxgan.batch.SemiSupervisedBatch.")
+      raise ValueError(
+        "A semi-supervised GAN's train_step needs the labelled batch: Batch.labelled and "
+        "Batch.labelled_labels, or a jaxgan.batch.SemiSupervisedBatch."
+      )
     if batch.labelled_labels.shape != batch.labelled.shape[:2] or batch.labelled.shape[0] != real.shape[0]:
-      raise ValueError(f"SemiSupervisedBatch.labels must be [n_critic, B_l] = {batch.labelled.shape[:2]} with the "
-                       f"unlabelled batch's n_critic={real.shape[0]}; got {batch.labelled_labels.shape}.")
+      raise ValueError(
+        f"SemiSupervisedBatch.labels must be [n_critic, B_l] = {batch.labelled.shape[:2]} with the "
+        f"unlabelled batch's n_critic={real.shape[0]}; got {batch.labelled_labels.shape}."
+      )
   elif gan.num_classes:
     if batch.labels is None:
       raise ValueError("A conditional GAN's train_step expects batch = (images, labels [n_critic, B]).")
     if batch.labels.shape != real.shape[:2]:
       raise ValueError(f"labels must be [n_critic, B] = {real.shape[:2]}; got {batch.labels.shape}.")
   if real.shape[0] != gan.n_critic or tuple(real.shape[2:]) != gan.data_shape:
-    raise ValueError(f"train_step expects a batch [n_critic={gan.n_critic}, B, *{gan.data_shape}]; "
-                     f"got {real.shape}.")
+    raise ValueError(f"train_step expects a batch [n_critic={gan.n_critic}, B, *{gan.data_shape}]; got {real.shape}.")
   return batch
 
 
@@ -146,8 +151,9 @@ def _outputs(gan: GAN, d_params, d_state, real, fake, labels, key, axis_name, ne
   # Real and fake go through the critic as separate batches, so BatchNorm never mixes them.
   real_out = None
   if need_real:
-    real_out, d_state = d_apply(d_params, d_state, conditioned(gan, real, labels), True,
-                                _dropout_key(key, 0, axis_name))
+    real_out, d_state = d_apply(
+      d_params, d_state, conditioned(gan, real, labels), True, _dropout_key(key, 0, axis_name)
+    )
   fake_out, d_state = d_apply(d_params, d_state, conditioned(gan, fake, labels), True, _dropout_key(key, 1, axis_name))
   return real_out, fake_out, d_state
 
@@ -156,8 +162,9 @@ def _adversarial_critic_loss(gan: GAN, real_scores, fake_scores, keys):
   if not gan.tips.soft_labels:
     return gan.loss.critic_loss(real_scores, fake_scores)
   real_targets, fake_targets = soft_targets(gan.tips, keys)
-  return (jnp.mean(optax.sigmoid_binary_cross_entropy(real_scores, real_targets))
-          + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_scores, fake_targets)))
+  return jnp.mean(optax.sigmoid_binary_cross_entropy(real_scores, real_targets)) + jnp.mean(
+    optax.sigmoid_binary_cross_entropy(fake_scores, fake_targets)
+  )
 
 
 def _accuracy(gan: GAN, real_scores, fake_scores, axis_name):
@@ -181,8 +188,9 @@ def _class_terms(gan: GAN, d_params, d_state, real_out, fake_out, batch: Batch, 
   return loss, semi_supervised.class_accuracy(logits, targets), d_state
 
 
-def critic_update(gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
-                  ) -> tuple[GANState, Metrics]:
+def critic_update(
+  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
+) -> tuple[GANState, Metrics]:
   """One critic update: a gradient step on the critic's loss against fresh fakes.
 
   Args:
@@ -217,15 +225,22 @@ def critic_update(gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_
     else:
       penalty_key = _dropout_key(key, 2, axis_name)
       penalty = gan.penalty(
-          lambda x: _score(gan.critic.apply(d_params, new_d_state, conditioned(gan, x, labels), True, penalty_key)[0]),
-          real_in, fake_in, _subkeys(keys, 1))
+        lambda x: _score(gan.critic.apply(d_params, new_d_state, conditioned(gan, x, labels), True, penalty_key)[0]),
+        real_in,
+        fake_in,
+        _subkeys(keys, 1),
+      )
     total = adversarial + gan.penalty_weight * penalty
-    metrics = {"critic_loss": adversarial, "gradient_penalty": penalty,
-               "wasserstein_estimate": jnp.mean(real_scores) - jnp.mean(fake_scores)}
+    metrics = {
+      "critic_loss": adversarial,
+      "gradient_penalty": penalty,
+      "wasserstein_estimate": jnp.mean(real_scores) - jnp.mean(fake_scores),
+    }
     metrics["real_accuracy"], metrics["fake_accuracy"] = _accuracy(gan, real_scores, fake_scores, axis_name)
     if gan.head is not None:
-      class_loss, class_acc, new_d_state = _class_terms(gan, d_params, new_d_state, real_out, fake_out, batch, key,
-                                                        axis_name)
+      class_loss, class_acc, new_d_state = _class_terms(
+        gan, d_params, new_d_state, real_out, fake_out, batch, key, axis_name
+      )
       total = total + gan.head.class_weight * class_loss
       metrics["class_loss"], metrics["class_accuracy"] = class_loss, class_acc
     return total, (new_d_state, metrics)
@@ -238,8 +253,9 @@ def critic_update(gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_
   return state.replace(g_state=g_state, d_params=d_params, d_state=d_state, d_opt_state=d_opt_state), metrics
 
 
-def generator_update(gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
-                     ) -> tuple[GANState, Metrics]:
+def generator_update(
+  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
+) -> tuple[GANState, Metrics]:
   """One generator update (with the learnable prior's parameters): a gradient step on its loss against the critic
   of `state`, whose own state updates during this update are dropped (it is not the critic's turn).
 
@@ -268,8 +284,17 @@ def generator_update(gan: GAN, state: GANState, batch: Batch, key: jax.Array, ax
     g_params, prior_params = trainable
     z = sample_latents(gan, prior_params, _subkeys(keys, 0))
     fake, new_g_state = gan.generator.apply(g_params, state.g_state, conditioned(gan, z, labels), True)
-    real_out, fake_out, _ = _outputs(gan, state.d_params, state.d_state, real_in, _noisy(gan, state.step, keys, fake),
-                                     labels, key, axis_name, need_real)
+    real_out, fake_out, _ = _outputs(
+      gan,
+      state.d_params,
+      state.d_state,
+      real_in,
+      _noisy(gan, state.step, keys, fake),
+      labels,
+      key,
+      axis_name,
+      need_real,
+    )
     if feature_matching:
       adversarial = semi_supervised.feature_matching_loss(real_out.features, fake_out.features, axis_name)
     else:

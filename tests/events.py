@@ -13,8 +13,8 @@ def _events(logdir: Path) -> Iterator[event_pb2.Event]:
     data = path.read_bytes()
     offset = 0
     while offset < len(data):
-      (length,) = struct.unpack("<Q", data[offset:offset + 8])
-      record = data[offset + 12:offset + 12 + length]
+      (length,) = struct.unpack("<Q", data[offset : offset + 8])
+      record = data[offset + 12 : offset + 12 + length]
       offset += 12 + length + 4
       yield event_pb2.Event.FromString(record)
 

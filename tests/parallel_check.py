@@ -155,8 +155,12 @@ def checkpoints(root, num_steps):
   from jaxgan.experiment import train_and_evaluate
 
   num_steps = int(num_steps)
-  plan = (("four", num_steps, "shard_map"), ("one_then_four", num_steps // 2, "none"),
-          ("one_then_four", num_steps, "shard_map"), ("straight", num_steps + num_steps // 2, "none"))
+  plan = (
+    ("four", num_steps, "shard_map"),
+    ("one_then_four", num_steps // 2, "none"),
+    ("one_then_four", num_steps, "shard_map"),
+    ("straight", num_steps + num_steps // 2, "none"),
+  )
   out = {}
   for name, steps, mode in plan:
     results = train_and_evaluate(checkpoint_config(steps, mode), os.path.join(root, name), progress=False)
@@ -176,8 +180,12 @@ def distributed_steps(steps=3):
   state = step.put_state(_init(config))
   for batch in batches:
     state, metrics = step(state, batch, jax.random.key(2))
-  return {"process_count": jax.process_count(), "device_count": jax.device_count(),
-          "params": _param_lists(jax.device_get(step.unreplicate(state))), "metrics": step.host_metrics(metrics)}
+  return {
+    "process_count": jax.process_count(),
+    "device_count": jax.device_count(),
+    "params": _param_lists(jax.device_get(step.unreplicate(state))),
+    "metrics": step.host_metrics(metrics),
+  }
 
 
 def distributed_experiment(root, num_steps):
@@ -187,10 +195,16 @@ def distributed_experiment(root, num_steps):
 
   from jaxgan.experiment import train_and_evaluate
 
-  results = train_and_evaluate(checkpoint_config(int(num_steps), "shard_map"), os.path.join(root, "two_processes"),
-                               progress=False)
-  return {"process_index": jax.process_index(), "steps": results["steps"], "num_devices": results["num_devices"],
-          "num_processes": results["num_processes"], "critic_loss": results["critic_loss"]}
+  results = train_and_evaluate(
+    checkpoint_config(int(num_steps), "shard_map"), os.path.join(root, "two_processes"), progress=False
+  )
+  return {
+    "process_index": jax.process_index(),
+    "steps": results["steps"],
+    "num_devices": results["num_devices"],
+    "num_processes": results["num_processes"],
+    "critic_loss": results["critic_loss"],
+  }
 
 
 def throughput(steps=200):

@@ -84,8 +84,11 @@ def test_one_step_matches_the_papers_losses():
 
   def critic_total(p):
     r, f = critic(p, real), critic(p, fake)
-    return (-jnp.mean(jax.nn.log_sigmoid(r.score)) - jnp.mean(jax.nn.log_sigmoid(-f.score))
-            + weight * (ce(r.class_logits) + ce(f.class_logits)))
+    return (
+      -jnp.mean(jax.nn.log_sigmoid(r.score))
+      - jnp.mean(jax.nn.log_sigmoid(-f.score))
+      + weight * (ce(r.class_logits) + ce(f.class_logits))
+    )
 
   expected = jax.tree.map(lambda p, g: p - lr * g, state.d_params, jax.grad(critic_total)(state.d_params))
   chex.assert_trees_all_close(new_state.d_params, expected, atol=1e-6, rtol=1e-5)

@@ -24,6 +24,7 @@ def _images(shape, batch=3, seed=0):
 
 # ------------------------------------------------------------------------------------------ NumPy references
 
+
 def np_brightness(x, shift):
   out = x.copy()
   for b in range(x.shape[0]):
@@ -76,8 +77,13 @@ def np_cutout(x, centre):
   return x * mask[..., None]
 
 
-REFERENCES = {"brightness": np_brightness, "saturation": np_saturation, "contrast": np_contrast,
-              "translation": np_translation, "cutout": np_cutout}
+REFERENCES = {
+  "brightness": np_brightness,
+  "saturation": np_saturation,
+  "contrast": np_contrast,
+  "translation": np_translation,
+  "cutout": np_cutout,
+}
 
 
 def _fixed_draws(op, shape):
@@ -86,8 +92,9 @@ def _fixed_draws(op, shape):
     return np.array([[-(height // 8), width // 8], [height // 8, -(width // 8)], [1, 0]], np.int32)
   if op == "cutout":  # corners (the square clipped) and an interior centre
     return np.array([[0, 0], [height - (height // 2) % 2, width - (width // 2) % 2], [height // 2 - 1, 3]], np.int32)
-  return np.array({"brightness": [-0.5, 0.0, 0.37], "saturation": [0.0, 1.6, 2.0],
-                   "contrast": [0.5, 1.0, 1.42]}[op], np.float32)
+  return np.array(
+    {"brightness": [-0.5, 0.0, 0.37], "saturation": [0.0, 1.6, 2.0], "contrast": [0.5, 1.0, 1.42]}[op], np.float32
+  )
 
 
 @pytest.mark.parametrize("shape", SHAPES)

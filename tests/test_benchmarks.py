@@ -40,14 +40,16 @@ def test_subpixel_upsample_conv_equals_resize_then_conv(impl):
 
   def reference(x, kernel):
     up = jax.image.resize(x, (2, 10, 12, 8), method="nearest")
-    return jax.lax.conv_general_dilated(up, kernel, (1, 1), ((1, 1), (1, 1)),
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+      up, kernel, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
   subpixel = lambda x, k: _upsample_conv_subpixel(x, k, impl)
   chex.assert_trees_all_close(subpixel(x, kernel), reference(x, kernel), atol=1e-5)
   loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
-  chex.assert_trees_all_close(jax.grad(loss(subpixel), (0, 1))(x, kernel),
-                              jax.grad(loss(reference), (0, 1))(x, kernel), atol=1e-4)
+  chex.assert_trees_all_close(
+    jax.grad(loss(subpixel), (0, 1))(x, kernel), jax.grad(loss(reference), (0, 1))(x, kernel), atol=1e-4
+  )
 
 
 def test_zoo_dcgan_generator_forms_share_parameters_and_outputs():
@@ -56,8 +58,9 @@ def test_zoo_dcgan_generator_forms_share_parameters_and_outputs():
   subpixel = functional(ZooDCGANGenerator(output_shape=(16, 16, 1), base_features=4, upsample="subpixel"))
   params, state = resize.init(jax.random.key(1), z)
   chex.assert_trees_all_equal_shapes(params, subpixel.init(jax.random.key(1), z)[0])
-  chex.assert_trees_all_close(subpixel.apply(params, state, z, True)[0], resize.apply(params, state, z, True)[0],
-                              atol=1e-5)
+  chex.assert_trees_all_close(
+    subpixel.apply(params, state, z, True)[0], resize.apply(params, state, z, True)[0], atol=1e-5
+  )
 
 
 def test_zoo_critic_channel_dropout_needs_a_key():
@@ -72,8 +75,20 @@ def test_zoo_critic_channel_dropout_needs_a_key():
 
 def _run_speed(tmp_path, runners, workloads):
   out = tmp_path / "speed.json"
-  cmd = [sys.executable, str(SPEED), "--quick", "--tiny", "--seconds", "0", "--runners", runners,
-         "--workloads", workloads, "--out", str(out)]
+  cmd = [
+    sys.executable,
+    str(SPEED),
+    "--quick",
+    "--tiny",
+    "--seconds",
+    "0",
+    "--runners",
+    runners,
+    "--workloads",
+    workloads,
+    "--out",
+    str(out),
+  ]
   proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   return json.loads(out.read_text()), proc.stdout
@@ -85,8 +100,19 @@ def test_speed_quick_jaxgan_and_minimal_schema(tmp_path):
   assert set(results) >= {"workloads", "machine", "versions", "settings"}
   assert set(results["workloads"]) == {"wgan_gp"}
   for name, entry in results["workloads"].items():
-    for field in ("jaxgan_it_s", "minimal_it_s", "torch_eager_it_s", "ratio", "ratio_vs_minimal",
-                  "paired_ratio_vs_minimal", "compile_s", "first_step_s", "peak_rss_mb", "runners", "ratios"):
+    for field in (
+      "jaxgan_it_s",
+      "minimal_it_s",
+      "torch_eager_it_s",
+      "ratio",
+      "ratio_vs_minimal",
+      "paired_ratio_vs_minimal",
+      "compile_s",
+      "first_step_s",
+      "peak_rss_mb",
+      "runners",
+      "ratios",
+    ):
       assert field in entry, (name, field)
     assert entry["jaxgan_it_s"] > 0 and entry["minimal_it_s"] > 0 and entry["compile_s"] > 0
     assert entry["ratio_vs_minimal"] == entry["jaxgan_it_s"] / entry["minimal_it_s"]
@@ -111,10 +137,16 @@ def test_torch_reference_matches_zoo_parameter_counts():
   sys.path.insert(0, str(ROOT / "benchmarks"))
   import torch_reference
 
-  counts = {name: [sum(p.numel() for p in net.parameters())
-                   for net in (torch_reference.make_workload(name, batch_size=2).generator,
-                               torch_reference.make_workload(name, batch_size=2).critic)]
-            for name in torch_reference.WORKLOADS}
+  counts = {
+    name: [
+      sum(p.numel() for p in net.parameters())
+      for net in (
+        torch_reference.make_workload(name, batch_size=2).generator,
+        torch_reference.make_workload(name, batch_size=2).critic,
+      )
+    ]
+    for name in torch_reference.WORKLOADS
+  }
   assert counts == {"wgan_gp": [1_510_032, 533_505], "wgan_clip": [1_510_032, 533_505], "dcgan": [1_049_985, 98_113]}
   critic = functional(MLPCritic(features=(512, 256), activation="leaky_relu"))
   assert _param_count(critic, jnp.zeros((1, 28, 28, 1))) == 533_505
@@ -132,8 +164,18 @@ def test_speed_quick_torch_side(tmp_path):
 def test_conv_layers_benchmark_schema(tmp_path):
   # Batch 2 and one repeat: checks that it runs and what it writes, not the timings.
   out = tmp_path / "conv_layers.json"
-  cmd = [sys.executable, str(CONV_LAYERS), "--batch", "2", "--repeats", "1", "--layers", "zoo_d_conv4,dcgan_g_convt1",
-         "--out", str(out)]
+  cmd = [
+    sys.executable,
+    str(CONV_LAYERS),
+    "--batch",
+    "2",
+    "--repeats",
+    "1",
+    "--layers",
+    "zoo_d_conv4,dcgan_g_convt1",
+    "--out",
+    str(out),
+  ]
   proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   results = json.loads(out.read_text())

@@ -22,8 +22,10 @@ def test_checkpoint_v0_restores_and_continues(tmp_path):
   with np.load(os.path.join(FIXTURE, "expected.npz")) as expected:
     expected = dict(expected)
   assert step == int(expected["step"]) == 3
-  leaves = {f"state{jax.tree_util.keystr(path)}": np.asarray(leaf)
-            for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]}
+  leaves = {
+    f"state{jax.tree_util.keystr(path)}": np.asarray(leaf)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]
+  }
   assert sorted(leaves) == sorted(k for k in expected if k.startswith("state"))
   for name, leaf in leaves.items():
     np.testing.assert_array_equal(leaf, expected[name], err_msg=name)

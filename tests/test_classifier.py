@@ -14,8 +14,9 @@ NUM_TEST = 2000
 
 
 def _mnist(split, tfds_data_dir, manual_dir):
-  config = ml_collections.ConfigDict({"name": "mnist", "source": "tfds", "split": split, "data_dir": tfds_data_dir,
-                                      "manual_dir": manual_dir})
+  config = ml_collections.ConfigDict(
+    {"name": "mnist", "source": "tfds", "split": split, "data_dir": tfds_data_dir, "manual_dir": manual_dir}
+  )
   images, labels = load_images(config, (28, 28, 1))
   return to_unit_range(images), labels
 

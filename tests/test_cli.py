@@ -41,8 +41,9 @@ def test_config_docs_read_the_comments_of_base_the_config_and_section_builders()
 
 def test_a_config_files_own_comment_wins(tmp_path):
   source = tmp_path / "mine.py"
-  source.write_text('"""Mine."""\n\n\ndef get_config():\n  c = base_config()\n  c.n_critic = 2  # my reason\n'
-                    '  return c\n')
+  source.write_text(
+    '"""Mine."""\n\n\ndef get_config():\n  c = base_config()\n  c.n_critic = 2  # my reason\n  return c\n'
+  )
   assert cli.config_docs(source)["n_critic"] == "my reason"
 
 
@@ -67,13 +68,18 @@ def _parse_error(argv: list[str]) -> BaseException:
   raise AssertionError(f"no error for {argv}")
 
 
-@pytest.mark.parametrize("argv, expected", [
+@pytest.mark.parametrize(
+  "argv, expected",
+  [
     (["train", "--config.critic.nrom=x"], ["--config.critic.nrom:", "no field 'nrom'", "--print_config"]),
-    (["train", f"--config={CONFIGS / 'gan_toy.py'}", "--config.nmu_steps=3"],
-     ["--config.nmu_steps:", "did you mean 'num_steps'?"]),
+    (
+      ["train", f"--config={CONFIGS / 'gan_toy.py'}", "--config.nmu_steps=3"],
+      ["--config.nmu_steps:", "did you mean 'num_steps'?"],
+    ),
     (["train", "--config.num_steps=abc"], ["--config.num_steps=abc", "int()", "--print_config"]),
     (["train", "--config=no_such_config.py"], ["--config:", "No such file", "no_such_config.py", "--list_configs"]),
-])
+  ],
+)
 def test_config_errors_are_one_line_naming_the_flag_and_the_fix(argv, expected):
   line = cli.error_line(_parse_error(argv), argv)
   assert "\n" not in line and all(part in line for part in expected), line
@@ -81,9 +87,21 @@ def test_config_errors_are_one_line_naming_the_flag_and_the_fix(argv, expected):
 
 def test_print_config_shows_overrides_with_comments_and_trains_nothing(tmp_path):
   done = subprocess.run(
-      [sys.executable, "-m", "experiments.train", "--config=experiments/configs/wgan_toy.py", "--config.n_critic=3",
-       f"--workdir={tmp_path / 'run'}", "--print_config"],
-      cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      "-m",
+      "experiments.train",
+      "--config=experiments/configs/wgan_toy.py",
+      "--config.n_critic=3",
+      f"--workdir={tmp_path / 'run'}",
+      "--print_config",
+    ],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert done.returncode == 0, done.stderr[-2000:]
   lines = done.stdout.splitlines()
   assert lines[0].startswith("# experiments/configs/wgan_toy.py: WGAN")

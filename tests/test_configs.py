@@ -17,8 +17,9 @@ from jaxgan.data import data_shape
 from jaxgan.train import build_gan, init_state, make_train_step
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONFIG_NAMES = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("*.py")
-                      if p.stem not in ("__init__", "base"))
+CONFIG_NAMES = sorted(
+  p.stem for p in (ROOT / "experiments" / "configs").glob("*.py") if p.stem not in ("__init__", "base")
+)
 REQUIRED = ("num_steps", "batch_size", "seed", "n_critic", "log_every", "eval_every", "parallel", "data")
 
 
@@ -43,8 +44,7 @@ def test_config_trains_one_step(name):
   if config.num_classes:
     batch = (batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, config.num_classes))
   if semi_supervised.uses_labelled_batch(config):
-    batch = SemiSupervisedBatch(
-        batch, batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, 10))
+    batch = SemiSupervisedBatch(batch, batch, jax.random.randint(jax.random.key(3), (config.n_critic, 4), 0, 10))
   state, metrics = jax.jit(make_train_step(gan))(state, batch, jax.random.key(2))
   assert int(state.step) == 1
   assert all(np.isfinite(float(v)) for v in metrics.values())
@@ -66,25 +66,45 @@ def test_paper_presets():
 @pytest.mark.slow
 def test_default_job_cli_end_to_end(tmp_path):
   env = dict(os.environ, PYTHONPATH=str(ROOT))
-  args = [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.num_steps=40",
-          "--config.eval_every=20", "--config.log_every=10", "--config.eval_samples=500", "--no_progress"]
+  args = [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    f"--workdir={tmp_path}",
+    "--config.num_steps=40",
+    "--config.eval_every=20",
+    "--config.log_every=10",
+    "--config.eval_samples=500",
+    "--no_progress",
+  ]
   done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads((tmp_path / "results.json").read_text())
   assert results["steps"] == 40 and results["config"]["name"] == "wgan_gp_toy"
   assert "modes_covered=" in done.stdout
   # Rerun with more steps continues from the checkpoint.
-  more = subprocess.run(args[:-5] + ["--config.num_steps=50", "--no_progress"], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  more = subprocess.run(
+    args[:-5] + ["--config.num_steps=50", "--no_progress"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert more.returncode == 0, more.stderr[-3000:]
   again = json.loads((tmp_path / "results.json").read_text())
   assert again["steps"] == 50 and again["resumed_from"] == 40
 
 
 def test_cli_rejects_unknown_override(tmp_path):
-  done = subprocess.run([sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.nmu_steps=3"],
-                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-                        timeout=120)
+  done = subprocess.run(
+    [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.nmu_steps=3"],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert done.returncode == 1 and "nmu_steps" in done.stderr
   # One line naming the flag and the fix, no traceback.
   assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr, done.stderr

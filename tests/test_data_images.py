@@ -15,8 +15,14 @@ from jaxgan.data.images import batch_indices, load_images, make_image_batch_fn
 
 
 def _mnist_data(tfds_data_dir, manual_dir, **extra):
-  fields = {"name": "mnist", "source": "tfds", "split": "train", "data_dir": tfds_data_dir,
-            "manual_dir": manual_dir, "max_examples": 0}
+  fields = {
+    "name": "mnist",
+    "source": "tfds",
+    "split": "train",
+    "data_dir": tfds_data_dir,
+    "manual_dir": manual_dir,
+    "max_examples": 0,
+  }
   fields.update(extra)
   return ml_collections.ConfigDict(fields)
 
@@ -57,13 +63,14 @@ def test_batches_are_deterministic_epochs(tmp_path):
   # Every epoch visits every example once; the same step gives the same batch in a fresh function (resume).
   index = batch_indices(seed=3, num_examples=10, start=0, count=30)
   for epoch in range(3):
-    assert sorted(index[epoch * 10:(epoch + 1) * 10].tolist()) == list(range(10))
+    assert sorted(index[epoch * 10 : (epoch + 1) * 10].tolist()) == list(range(10))
   assert not np.array_equal(index[:10], index[10:20])
   chex.assert_trees_all_equal(batch_indices(3, 10, 7, 9), index[7:16])
 
   path, images = _npz(tmp_path)
-  config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 4, "data": {
-      "name": "mine", "source": f"npz:{path}", "image_shape": (28, 28, 1)}})
+  config = ml_collections.ConfigDict(
+    {"n_critic": 2, "batch_size": 4, "data": {"name": "mine", "source": f"npz:{path}", "image_shape": (28, 28, 1)}}
+  )
   first = make_image_batch_fn(config, jax.random.key(0))
   again = make_image_batch_fn(config, jax.random.key(0))
   b = first(5)
@@ -80,12 +87,17 @@ def test_process_shards_tile_the_global_batch(tmp_path, source):
   from jaxgan.data import make_batch_fn
 
   if source == "toy":
-    config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 8, "num_classes": 0,
-                                        "data": {"name": "grid25"}})
+    config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 8, "num_classes": 0, "data": {"name": "grid25"}})
   else:
     path, _ = _npz(tmp_path)
-    config = ml_collections.ConfigDict({"n_critic": 2, "batch_size": 8, "num_classes": 0, "data": {
-        "name": "mine", "source": f"npz:{path}", "image_shape": (28, 28, 1)}})
+    config = ml_collections.ConfigDict(
+      {
+        "n_critic": 2,
+        "batch_size": 8,
+        "num_classes": 0,
+        "data": {"name": "mine", "source": f"npz:{path}", "image_shape": (28, 28, 1)},
+      }
+    )
   whole = make_batch_fn(config, jax.random.key(0))(3)
   parts = [make_batch_fn(config, jax.random.key(0), (i, 4))(3) for i in range(4)]
   assert parts[0].shape[:2] == (2, 2)
@@ -103,8 +115,8 @@ def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path, monkeypatch):
 
   photo = np.zeros((218, 178, 3), np.uint8)
   top, left = (218 - 108) // 2, (178 - 108) // 2
-  photo[top:top + 108, left:left + 54] = 50
-  photo[top:top + 108, left + 54:left + 108] = 150
+  photo[top : top + 108, left : left + 54] = 50
+  photo[top : top + 108, left + 54 : left + 108] = 150
 
   def as_dataset(self, *args, **kwargs):
     del self, args, kwargs
@@ -113,8 +125,7 @@ def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path, monkeypatch):
   images_lib._load_cached.cache_clear()
   monkeypatch.setattr(images_lib, "network_reachable", lambda *args, **kwargs: True)  # tfds is mocked: no download
   with tfds.testing.mock_data(num_examples=3, as_dataset_fn=as_dataset):
-    data = ml_collections.ConfigDict({"name": "celeb_a", "source": "tfds", "split": "train",
-                                      "data_dir": str(tmp_path)})
+    data = ml_collections.ConfigDict({"name": "celeb_a", "source": "tfds", "split": "train", "data_dir": str(tmp_path)})
     loaded, labels = load_images(data, (64, 64, 3))
   images_lib._load_cached.cache_clear()
   assert loaded.shape == (3, 64, 64, 3) and loaded.dtype == np.uint8 and labels.shape == (3,)
@@ -122,8 +133,13 @@ def test_celeb_a_is_centre_cropped_and_resized_to_64(tmp_path, monkeypatch):
 
 
 def _float_config(path, channels=1):
-  return ml_collections.ConfigDict({"n_critic": 1, "batch_size": 50, "data": {
-      "name": "floats", "source": f"npz:{path}", "image_shape": (8, 8, channels)}})
+  return ml_collections.ConfigDict(
+    {
+      "n_critic": 1,
+      "batch_size": 50,
+      "data": {"name": "floats", "source": f"npz:{path}", "image_shape": (8, 8, channels)},
+    }
+  )
 
 
 @pytest.mark.parametrize("lo", [0.0, -1.0])
@@ -143,13 +159,13 @@ def test_float_npz_keeps_its_values(tmp_path, caplog, lo):
 
 
 @pytest.mark.parametrize(
-    "images, match",
-    [
-        (np.full((4, 8, 8, 1), 2.0, np.float32), r"span \[2, 2\]; floats must lie in \[0, 1\] or \[-1, 1\]"),
-        (np.full((4, 8, 8, 1), np.nan, np.float32), "NaN or inf"),
-        (np.full((4, 8, 8, 1), 1000, np.int32), r"integer images span \[1000, 1000\], outside \[0, 255\]"),
-        (np.full((4, 8, 8, 1), -3.0), r"span \[-3, -3\]"),
-    ],
+  "images, match",
+  [
+    (np.full((4, 8, 8, 1), 2.0, np.float32), r"span \[2, 2\]; floats must lie in \[0, 1\] or \[-1, 1\]"),
+    (np.full((4, 8, 8, 1), np.nan, np.float32), "NaN or inf"),
+    (np.full((4, 8, 8, 1), 1000, np.int32), r"integer images span \[1000, 1000\], outside \[0, 255\]"),
+    (np.full((4, 8, 8, 1), -3.0), r"span \[-3, -3\]"),
+  ],
 )
 def test_npz_values_out_of_range_are_refused(tmp_path, images, match):
   np.savez(tmp_path / "bad.npz", images=images)
@@ -179,10 +195,10 @@ def png_folder(tmp_path):
 
 def test_png_modes_are_converted_to_the_dataset_channels(tmp_path):
   expected = png_folder(tmp_path)
-  colour, _ = load_images(ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path / 'colour'}"}),
-                          (8, 8, 3))
-  grey, _ = load_images(ml_collections.ConfigDict({"name": "g", "source": f"folder:{tmp_path / 'grey'}"}),
-                        (8, 8, 1))
+  colour, _ = load_images(
+    ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path / 'colour'}"}), (8, 8, 3)
+  )
+  grey, _ = load_images(ml_collections.ConfigDict({"name": "g", "source": f"folder:{tmp_path / 'grey'}"}), (8, 8, 1))
   # Files load in sorted order: one_bit.png, sixteen.png.
   for name, loaded in (("palette", colour[0]), ("one_bit", grey[0]), ("sixteen", grey[1])):
     source = expected[name].reshape(loaded.shape)
@@ -195,7 +211,7 @@ def test_corrupt_png_is_named(tmp_path):
 
   Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "good.png")
   encoded = (tmp_path / "good.png").read_bytes()
-  (tmp_path / "broken.png").write_bytes(encoded[:len(encoded) // 2])
+  (tmp_path / "broken.png").write_bytes(encoded[: len(encoded) // 2])
   with pytest.raises(ValueError, match=r"broken\.png is not a readable image \(.*\); replace or remove it"):
     load_images(ml_collections.ConfigDict({"name": "c", "source": f"folder:{tmp_path}"}))
 
@@ -220,8 +236,11 @@ def test_offline_tfds_fails_within_seconds_with_the_recipe(tmp_path, monkeypatch
 def _smooth_images(n, size=16):
   """uint8 [n, size, size, 3] colour ramps: smooth, so JPEG changes them by a few levels only."""
   y, x = np.mgrid[0:size, 0:size] / (size - 1)
-  return np.stack([np.stack([200 * x + 20 * i, 200 * y + 10 * i, 100 + 50 * x * y], -1) for i in range(n)]
-                  ).round().astype(np.uint8)
+  return (
+    np.stack([np.stack([200 * x + 20 * i, 200 * y + 10 * i, 100 + 50 * x * y], -1) for i in range(n)])
+    .round()
+    .astype(np.uint8)
+  )
 
 
 def _pack_jpegs(path, images, labels, is_test, quality=95):
@@ -245,8 +264,9 @@ def test_jpeg_packed_npz_is_a_data_source_with_labels_and_splits(tmp_path):
   is_test = np.array([False, False, False, False, True, True])
   files = _pack_jpegs(tmp_path / "packed.npz", source, labels, is_test)
   images_lib._load_cached.cache_clear()
-  data = ml_collections.ConfigDict({"name": "packed", "source": f"npz:{tmp_path / 'packed.npz'}",
-                                    "image_shape": (16, 16, 3)})
+  data = ml_collections.ConfigDict(
+    {"name": "packed", "source": f"npz:{tmp_path / 'packed.npz'}", "image_shape": (16, 16, 3)}
+  )
   train, train_labels = load_images(data, (16, 16, 3))
   data.split = "test"
   test, test_labels = load_images(data, (16, 16, 3))
@@ -281,14 +301,15 @@ def test_first_images_of_the_cifar10_copy_load(tmp_path):
     pytest.skip(f"{path} not found; set JAXGAN_DATA_DIR to a folder holding cifar10/")
   n = 5
   with np.load(path) as archive:
-    offsets = archive["offsets"][:n + 1]
-    jpeg, labels, is_test = archive["jpeg"][:offsets[-1]], archive["labels"][:n], archive["is_test"][:n]
+    offsets = archive["offsets"][: n + 1]
+    jpeg, labels, is_test = archive["jpeg"][: offsets[-1]], archive["labels"][:n], archive["is_test"][:n]
   np.savez(tmp_path / "first.npz", jpeg=jpeg, offsets=offsets, labels=labels, is_test=is_test)
   images_lib._load_cached.cache_clear()
-  images, loaded_labels = load_images(ml_collections.ConfigDict(
-      {"name": "cifar10", "source": f"npz:{tmp_path / 'first.npz'}"}), (32, 32, 3))
+  images, loaded_labels = load_images(
+    ml_collections.ConfigDict({"name": "cifar10", "source": f"npz:{tmp_path / 'first.npz'}"}), (32, 32, 3)
+  )
   assert not is_test.any() and images.shape == (n, 32, 32, 3) and images.dtype == np.uint8
   chex.assert_trees_all_equal(loaded_labels, labels.astype(np.int32))
-  first = np.asarray(Image.open(io.BytesIO(jpeg[offsets[0]:offsets[1]].tobytes())).convert("RGB"))
+  first = np.asarray(Image.open(io.BytesIO(jpeg[offsets[0] : offsets[1]].tobytes())).convert("RGB"))
   chex.assert_trees_all_equal(images[0], first)
   assert images.std() > 20  # real pictures, not a constant

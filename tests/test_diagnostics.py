@@ -21,8 +21,12 @@ def _settings(**fields):
 
 
 def _metrics(critic_loss=1.0, generator_grad_norm=1.0, gradient_penalty=0.0, wasserstein_estimate=0.0):
-  return {"critic_loss": critic_loss, "generator_grad_norm": generator_grad_norm,
-          "gradient_penalty": gradient_penalty, "wasserstein_estimate": wasserstein_estimate}
+  return {
+    "critic_loss": critic_loss,
+    "generator_grad_norm": generator_grad_norm,
+    "gradient_penalty": gradient_penalty,
+    "wasserstein_estimate": wasserstein_estimate,
+  }
 
 
 def _feed(state, histories, samples=None):
@@ -105,8 +109,17 @@ def test_train_step_accuracies_and_gradient_norms(tiny_toy_config):
 def test_d_wins_fires_once_after_window_checks_and_again_after_clearing():
   state = diagnostics.init(_settings(window=3, d_loss_fraction=0.2))
   low = 0.1 * 2 * math.log(2)
-  history = [_metrics(1.0), _metrics(low), _metrics(low), _metrics(low), _metrics(low), _metrics(1.0),
-             _metrics(low), _metrics(low), _metrics(low)]
+  history = [
+    _metrics(1.0),
+    _metrics(low),
+    _metrics(low),
+    _metrics(low),
+    _metrics(low),
+    _metrics(1.0),
+    _metrics(low),
+    _metrics(low),
+    _metrics(low),
+  ]
   state, fired = _feed(state, history)
   assert fired == {400: ["d_wins"], 900: ["d_wins"]}
   assert "critic_loss" in state.alerts[0].message and "d_optimizer.learning_rate" in state.alerts[0].message

@@ -74,10 +74,19 @@ def test_conditional_mnist_run_is_evaluated(tmp_path, tfds_data_dir, mnist_manua
   c.data.data_dir, c.data.manual_dir = tfds_data_dir, mnist_manual_dir
   _write_untrained_run(c, tmp_path)
   samples = tmp_path / "samples.npz"
-  results = evaluation.evaluate_run(tmp_path, num_samples=200, num_real=1000, progress=False,
-                                    save_samples=str(samples))
-  for key in ("inception_score", "modified_inception_score", "modified_inception_score_per_class", "mode_score", "fid",
-              "kid", "precision", "recall", "one_nn_accuracy", "classifier_accuracy"):
+  results = evaluation.evaluate_run(tmp_path, num_samples=200, num_real=1000, progress=False, save_samples=str(samples))
+  for key in (
+    "inception_score",
+    "modified_inception_score",
+    "modified_inception_score_per_class",
+    "mode_score",
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "one_nn_accuracy",
+    "classifier_accuracy",
+  ):
     assert np.isfinite(results[key]), key
   assert results["num_real"] == 1000 and results["features"] == "mnist"
   # The protocol: the run's own test split, the classifier's weights, no resize.
@@ -125,9 +134,17 @@ def test_two_sets_with_statistics_cache(tmp_path):
 def test_two_set_cli_and_cache_invalidation(tmp_path):
   _write_sets(tmp_path, num=100)
   out = tmp_path / "out.json"
-  args = [sys.executable, "-m", "experiments.evaluate", f"--real={tmp_path / 'real.npz'}",
-          f"--fake={tmp_path / 'fake.npz'}", "--features=mnist", "--metrics=fid,inception_score",
-          f"--output={out}", "--no_progress"]
+  args = [
+    sys.executable,
+    "-m",
+    "experiments.evaluate",
+    f"--real={tmp_path / 'real.npz'}",
+    f"--fake={tmp_path / 'fake.npz'}",
+    "--features=mnist",
+    "--metrics=fid,inception_score",
+    f"--output={out}",
+    "--no_progress",
+  ]
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
   done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-2000:]
@@ -137,11 +154,18 @@ def test_two_set_cli_and_cache_invalidation(tmp_path):
   # Changing the real set invalidates its cache.
   np.savez(tmp_path / "real.npz", images=np.zeros((100, 28, 28, 1), np.uint8))
   with pytest.warns(UserWarning, match="100 samples of 128-d features"):
-    again = evaluation.evaluate_image_sets(tmp_path / "real.npz", tmp_path / "fake.npz", "mnist", metrics=["fid"],
-                                           progress=False)
+    again = evaluation.evaluate_image_sets(
+      tmp_path / "real.npz", tmp_path / "fake.npz", "mnist", metrics=["fid"], progress=False
+    )
   assert again["fid"] != pytest.approx(results["fid"])
-  usage = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--real={tmp_path / 'real.npz'}"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  usage = subprocess.run(
+    [sys.executable, "-m", "experiments.evaluate", f"--real={tmp_path / 'real.npz'}"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert usage.returncode != 0 and "--fake" in usage.stderr
 
 
@@ -149,8 +173,14 @@ def test_num_samples_must_be_positive(tmp_path):
   for kwargs in ({"num_samples": 0}, {"num_samples": -3}, {"num_real": 0}):
     with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must be a positive integer"):
       evaluation.evaluate_run(tmp_path, progress=False, **kwargs)
-  done = subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--workdir={tmp_path}", "--num_samples=0"],
-                        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+  done = subprocess.run(
+    [sys.executable, "-m", "experiments.evaluate", f"--workdir={tmp_path}", "--num_samples=0"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert done.returncode != 0 and "--num_samples=0: 0 is not a positive integer" in done.stderr
   assert "Traceback" not in done.stderr
 
@@ -229,7 +259,8 @@ def test_real_statistics_cache_is_keyed_by_the_extractor_weights(tmp_path):
   from jaxgan.metrics import classifier
 
   assert evaluation.get_extractor("mnist").weights_digest == evaluation.weights_digest(
-      classifier.load_classifier("mnist").variables)
+    classifier.load_classifier("mnist").variables
+  )
 
 
 def test_folder_of_16_bit_pngs_is_read_like_the_training_data(tmp_path):
@@ -270,8 +301,9 @@ def test_reference_statistics_are_computed_once_per_weights_and_resize(tmp_path,
   cached, cached_path = evaluation.reference_features(spec, "mnist", again)
   assert count_first.calls == 1 and count_again.calls == 0 and cached_path == path and path.is_file()
   assert path.parent == tmp_path / "cache" / "reference_stats" and cached.count == 60
-  chex.assert_trees_all_close((cached.mu, cached.sigma, cached.features), (computed.mu, computed.sigma,
-                                                                           computed.features))
+  chex.assert_trees_all_close(
+    (cached.mu, cached.sigma, cached.features), (computed.mu, computed.sigma, computed.features)
+  )
   # The statistics are those of the images themselves.
   with np.load(tmp_path / "real.npz") as archive:
     direct = evaluation.extract_features(archive["images"] / 127.5 - 1.0, mnist)
@@ -281,8 +313,9 @@ def test_reference_statistics_are_computed_once_per_weights_and_resize(tmp_path,
     _, other_path = evaluation.reference_features(spec, "mnist", extractor)
     assert count.calls == 1 and other_path != path
   # A later two-set evaluation compares against the cache and records the protocol.
-  results = evaluation.evaluate_image_sets(None, tmp_path / "fake.npz", "mnist", metrics=["fid"], progress=False,
-                                           reference=spec)
+  results = evaluation.evaluate_image_sets(
+    None, tmp_path / "fake.npz", "mnist", metrics=["fid"], progress=False, reference=spec
+  )
   assert results["reference"] == spec and results["num_real"] == 60 and results["resize"] == "none"
   assert results["features"] == "mnist" and results["features_weights_digest"] == mnist.weights_digest
   assert results["fid"] > 1.0
@@ -306,10 +339,17 @@ def test_reference_cli_fills_the_cache(tmp_path, monkeypatch, capsys):
   assert len(list((tmp_path / "cache" / "reference_stats").glob("*real.npz.mnist.*.npz"))) == 1
   # tfds specs: a name and a split (train by default); npz specs may name the split of a JPEG-packed file.
   assert evaluation.reference_data_config("cifar10:test").to_dict() == {
-      "name": "cifar10", "source": "tfds", "split": "test", "data_dir": None, "manual_dir": None, "max_examples": 0}
+    "name": "cifar10",
+    "source": "tfds",
+    "split": "test",
+    "data_dir": None,
+    "manual_dir": None,
+    "max_examples": 0,
+  }
   assert evaluation.reference_data_config("npz:a/b.npz:test", 10).split == "test"
   assert evaluation.features_for_reference("mnist") == "mnist" and evaluation.features_for_reference("cifar10") == (
-      "inception")
+    "inception"
+  )
 
 
 def test_download_failure_in_the_cli_is_one_line(monkeypatch):

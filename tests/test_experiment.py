@@ -67,8 +67,16 @@ def test_nan_loss_stops_without_saving_bad_state(tiny_toy_config, tmp_path):
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))
 
 
-@pytest.mark.parametrize("field,value", [("batch_size", 0), ("parallel", "tpu_magic"), ("num_steps", -1),
-                                         ("max_train_minutes", -1.0), ("max_train_minutes", float("nan"))])
+@pytest.mark.parametrize(
+  "field,value",
+  [
+    ("batch_size", 0),
+    ("parallel", "tpu_magic"),
+    ("num_steps", -1),
+    ("max_train_minutes", -1.0),
+    ("max_train_minutes", float("nan")),
+  ],
+)
 def test_bad_loop_values_raise(tiny_toy_config, tmp_path, field, value):
   tiny_toy_config[field] = value
   with pytest.raises(ValueError, match=field):
@@ -123,11 +131,27 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
   import time
 
   root = pathlib.Path(__file__).resolve().parents[1]
-  args = [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path}", "--config.num_steps=1000000",
-          "--config.generator.features=(8,)", "--config.critic.features=(8,)", "--config.batch_size=8",
-          "--config.checkpoint_every=1000000", "--config.eval_every=1000000", "--no_progress"]
-  proc = subprocess.Popen(args, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  args = [
+    sys.executable,
+    "-m",
+    "experiments.train",
+    f"--workdir={tmp_path}",
+    "--config.num_steps=1000000",
+    "--config.generator.features=(8,)",
+    "--config.critic.features=(8,)",
+    "--config.batch_size=8",
+    "--config.checkpoint_every=1000000",
+    "--config.eval_every=1000000",
+    "--no_progress",
+  ]
+  proc = subprocess.Popen(
+    args,
+    cwd=root,
+    env=dict(os.environ, PYTHONPATH=str(root)),
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   deadline = time.time() + 240
   while not list((tmp_path / "tensorboard").glob("events.*")) and time.time() < deadline:
     time.sleep(0.5)
@@ -152,8 +176,14 @@ def test_tensorboard_gets_losses_rates_and_learning_rates(tiny_toy_config, tmp_p
   train_and_evaluate(c, tmp_path, progress=False)
   scalars = read_scalars(tmp_path / "tensorboard")
   # The losses' group is ranked first (jaxgan.summary.GROUPS); this WGAN-GP run has a penalty and a W estimate.
-  for tag in ("1_losses/critic_loss", "1_losses/generator_loss", "2_train/gradient_penalty",
-              "2_train/wasserstein_estimate", "2_train/steps_per_s", "3_eval/modes_covered"):
+  for tag in (
+    "1_losses/critic_loss",
+    "1_losses/generator_loss",
+    "2_train/gradient_penalty",
+    "2_train/wasserstein_estimate",
+    "2_train/steps_per_s",
+    "3_eval/modes_covered",
+  ):
     assert tag in scalars, sorted(scalars)
   g_rates = dict(scalars["2_train/g_learning_rate"])
   d_rates = dict(scalars["2_train/d_learning_rate"])
@@ -188,8 +218,9 @@ def test_best_checkpoint_is_the_best_evaluated_state(tiny_toy_config, tmp_path):
   checkpoints = Checkpointer(tmp_path / "checkpoints", 10)
   values = {}
   for step in checkpoints.all_steps():
-    state = checkpoints.manager.restore(step, args=__import__("orbax.checkpoint").checkpoint.args.StandardRestore(
-        template))
+    state = checkpoints.manager.restore(
+      step, args=__import__("orbax.checkpoint").checkpoint.args.StandardRestore(template)
+    )
     values[step] = evaluate(state, eval_key)["reverse_kl"]
   checkpoints.close()
   assert len(set(values.values())) > 1
@@ -258,8 +289,12 @@ def test_kill_during_save_leaves_previous_checkpoint(tmp_path):
 
   root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
   directory = str(tmp_path / "checkpoints")
-  proc = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE.format(root=root, directory=directory)],
-                        capture_output=True, text=True, timeout=240)
+  proc = subprocess.run(
+    [sys.executable, "-c", KILL_DURING_SAVE.format(root=root, directory=directory)],
+    capture_output=True,
+    text=True,
+    timeout=240,
+  )
   assert proc.returncode == -9, proc.stdout + proc.stderr[-3000:]
   leftovers = [p.name for p in (tmp_path / "checkpoints").iterdir()]
   assert any(name.startswith("2") and "tmp" in name for name in leftovers), leftovers  # step 2 was mid-write
@@ -331,10 +366,12 @@ def _hold_lock(workdir):
   import sys
 
   workdir.mkdir(parents=True, exist_ok=True)
-  script = ("import fcntl, os, sys, time\n"
-            f"f = open({str(workdir / '.train.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-            "f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()\n"
-            "print('held', flush=True); time.sleep(60)\n")
+  script = (
+    "import fcntl, os, sys, time\n"
+    f"f = open({str(workdir / '.train.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()\n"
+    "print('held', flush=True); time.sleep(60)\n"
+  )
   holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
   assert holder.stdout.readline().strip() == "held"
   return holder
@@ -357,9 +394,16 @@ def test_a_second_training_in_the_same_workdir_is_refused_naming_the_pid(tiny_to
   assert train_and_evaluate(tiny_toy_config, tmp_path, progress=False)["steps"] == 0
 
 
-@pytest.mark.parametrize("field,value", [("g_optimizer.learning_rate", float("inf")), ("penalty_weight", float("nan")),
-                                         ("d_optimizer.learning_rate", -1e-4), ("penalty_weight", -1.0),
-                                         ("d_optimizer.learning_rate", 0.0)])
+@pytest.mark.parametrize(
+  "field,value",
+  [
+    ("g_optimizer.learning_rate", float("inf")),
+    ("penalty_weight", float("nan")),
+    ("d_optimizer.learning_rate", -1e-4),
+    ("penalty_weight", -1.0),
+    ("d_optimizer.learning_rate", 0.0),
+  ],
+)
 def test_non_finite_or_negative_rates_and_weights_are_refused_at_config_time(tiny_toy_config, tmp_path, field, value):
   section, _, name = field.rpartition(".")
   (tiny_toy_config[section] if section else tiny_toy_config)[name] = value
@@ -400,7 +444,7 @@ def test_old_checkpoints_without_stored_config_use_config_json(tiny_toy_config, 
   checkpointer = Checkpointer(tmp_path / "checkpoints")
   checkpointer.save(0, init_state(build_gan(c), jax.random.key(0)))  # as written before configs were stored
   checkpointer.close()
-  (tmp_path / "config.json").write_text("{\n  \"name\": ")  # truncated
+  (tmp_path / "config.json").write_text('{\n  "name": ')  # truncated
   with pytest.raises(ValueError, match=r"config\.json is empty, truncated or not a run config") as error:
     train_and_evaluate(c, tmp_path, progress=False)
   assert "\n" not in str(error.value)

@@ -42,12 +42,12 @@ def _shrink(config) -> None:
 
 # One config per net family: MLP, DCGAN, PyTorch-GAN zoo, conditional, T-GAN pair critic, DeLiGAN prior.
 FAMILIES = {
-    "mlp": "wgan_gp_toy",
-    "dcgan": "dcgan_mnist",
-    "zoo": "bench_dcgan32",
-    "conditional": "cgan_mnist",
-    "tgan_pair_critic": "t_sgan_toy",
-    "deligan_prior": "deligan_toy",
+  "mlp": "wgan_gp_toy",
+  "dcgan": "dcgan_mnist",
+  "zoo": "bench_dcgan32",
+  "conditional": "cgan_mnist",
+  "tgan_pair_critic": "t_sgan_toy",
+  "deligan_prior": "deligan_toy",
 }
 
 
@@ -73,7 +73,8 @@ def _check(exported, uses_conv: bool) -> None:
   if uses_conv:
     assert "stablehlo.convolution" in text  # conv_impl='xla': XLA's own convolutions, not the CPU rewrite
   assert "custom_call" not in text.replace("@Sharding", "").replace("@SPMDFullToShardShape", "").replace(
-      "@SPMDShardToFullShape", ""), "a custom call in the step would not run on another platform"
+    "@SPMDShardToFullShape", ""
+  ), "a custom call in the step would not run on another platform"
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -84,8 +85,7 @@ def test_train_step_lowers_for_cuda_and_tpu(family):
   key = jax.eval_shape(lambda: jax.random.key(1))
   uses_conv = any("conv_impl" in net for net in (config.generator, config.critic))
 
-  exported = jax.export.export(jax.jit(make_train_step(gan)), platforms=PLATFORMS)(state, _abstract_batch(config),
-                                                                                   key)
+  exported = jax.export.export(jax.jit(make_train_step(gan)), platforms=PLATFORMS)(state, _abstract_batch(config), key)
   _check(exported, uses_conv)
 
   step = parallel.make_parallel_train_step(config, "shard_map", devices=jax.devices()[:1])

@@ -15,11 +15,25 @@ _spec.loader.exec_module(fidelity)
 
 
 def _record(method, dataset, seed, steps, modes, hq, kl, wall):
-  return {"method": method, "config": fidelity.ALL_METHODS[method], "dataset": dataset, "seed": seed,
-          "steps": steps, "num_modes": 25 if dataset == "grid25" else 8, "eval_samples": 2500,
-          "modes_covered": modes, "high_quality_fraction": hq, "reverse_kl": kl, "reverse_kl_hq": kl / 2,
-          "wall_time_s": wall, "cpu_s": 2 * wall, "finished_at": "now", "samples": f"{method}_{dataset}.npy",
-          "machine": {"cpu": "test"}, "versions": {"jax": "test"}}
+  return {
+    "method": method,
+    "config": fidelity.ALL_METHODS[method],
+    "dataset": dataset,
+    "seed": seed,
+    "steps": steps,
+    "num_modes": 25 if dataset == "grid25" else 8,
+    "eval_samples": 2500,
+    "modes_covered": modes,
+    "high_quality_fraction": hq,
+    "reverse_kl": kl,
+    "reverse_kl_hq": kl / 2,
+    "wall_time_s": wall,
+    "cpu_s": 2 * wall,
+    "finished_at": "now",
+    "samples": f"{method}_{dataset}.npy",
+    "machine": {"cpu": "test"},
+    "versions": {"jax": "test"},
+  }
 
 
 def _write_runs(runs_dir, records):
@@ -40,8 +54,12 @@ def test_merge_means_and_standard_errors_match_numpy(tmp_path):
   assert set(rows) == {("wgan_gp", "grid25", 5000), ("wgan_gp", "grid25", 200), ("gan", "ring8", 5000)}
   row = rows["wgan_gp", "grid25", 5000]
   assert row["seeds"] == [0, 1, 2] and row["all_modes_runs"] == 1
-  for metric, values in (("modes_covered", modes), ("high_quality_fraction", hq), ("reverse_kl", kl),
-                         ("wall_time_s", wall)):
+  for metric, values in (
+    ("modes_covered", modes),
+    ("high_quality_fraction", hq),
+    ("reverse_kl", kl),
+    ("wall_time_s", wall),
+  ):
     np.testing.assert_allclose(row[metric]["mean"], np.mean(values), rtol=1e-12)
     np.testing.assert_allclose(row[metric]["se"], np.std(values, ddof=1) / np.sqrt(3), rtol=1e-12)
     assert row[metric]["n"] == 3
@@ -85,8 +103,23 @@ def test_unknown_method_is_refused():
 
 def test_tiny_real_run_through_the_cli(tmp_path):
   runs_dir, out, figure = tmp_path / "runs", tmp_path / "merged.json", tmp_path / "samples.png"
-  argv = ["toy", "--methods", "ns_gan", "--datasets", "ring8", "--seeds", "0", "--steps", "3",
-          "--runs-dir", str(runs_dir), "--out", str(out), "--figure", str(figure)]
+  argv = [
+    "toy",
+    "--methods",
+    "ns_gan",
+    "--datasets",
+    "ring8",
+    "--seeds",
+    "0",
+    "--steps",
+    "3",
+    "--runs-dir",
+    str(runs_dir),
+    "--out",
+    str(out),
+    "--figure",
+    str(figure),
+  ]
   merged = fidelity.main(argv)
 
   record = json.loads((runs_dir / "ns_gan_ring8_seed0.json").read_text())
@@ -108,8 +141,16 @@ def test_an_interrupted_run_is_not_recorded(tmp_path, monkeypatch):
 
   def stopped_early(config, workdir, progress=True):
     del workdir, progress
-    return {"interrupted": "SIGTERM", "steps": 2, "modes_covered": 0, "high_quality_fraction": 0.0,
-            "reverse_kl": 1.0, "wall_time_s": 1.0, "compile_s": 0.5, "steps_per_s": None}
+    return {
+      "interrupted": "SIGTERM",
+      "steps": 2,
+      "modes_covered": 0,
+      "high_quality_fraction": 0.0,
+      "reverse_kl": 1.0,
+      "wall_time_s": 1.0,
+      "compile_s": 0.5,
+      "steps_per_s": None,
+    }
 
   monkeypatch.setattr(jaxgan.experiment, "train_and_evaluate", stopped_early)
   with pytest.raises(SystemExit, match="stopped at step 2"):

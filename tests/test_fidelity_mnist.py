@@ -17,11 +17,25 @@ _spec.loader.exec_module(fidelity_mnist)
 
 
 def _record(method, seed, fid, precision, steps=100):
-  return {"method": method, "config": fidelity_mnist.METHODS[method], "seed": seed, "budget_minutes": 4.0,
-          "steps": steps, "steps_per_s": steps / 240, "train_examples": 60000, "fid": fid, "kid": fid / 1000,
-          "inception_score": 9.0, "modified_inception_score": 8.0, "modified_inception_score_per_class": 1.1,
-          "precision": precision, "recall": 0.5, "grid": f"{method}_seed{seed}.png", "machine": {"cpu": "test"},
-          "versions": {"jax": "test"}}
+  return {
+    "method": method,
+    "config": fidelity_mnist.METHODS[method],
+    "seed": seed,
+    "budget_minutes": 4.0,
+    "steps": steps,
+    "steps_per_s": steps / 240,
+    "train_examples": 60000,
+    "fid": fid,
+    "kid": fid / 1000,
+    "inception_score": 9.0,
+    "modified_inception_score": 8.0,
+    "modified_inception_score_per_class": 1.1,
+    "precision": precision,
+    "recall": 0.5,
+    "grid": f"{method}_seed{seed}.png",
+    "machine": {"cpu": "test"},
+    "versions": {"jax": "test"},
+  }
 
 
 @pytest.mark.parametrize("method", list(fidelity_mnist.METHODS))
@@ -47,12 +61,30 @@ def test_merge_means_and_standard_errors_match_numpy():
   fids, precisions = [30.0, 36.0, 27.0], [0.7, 0.6, 0.8]
   records = [_record("wgan_gp", s, fids[s], precisions[s], steps=400 + s) for s in range(3)]
   records.append(_record("gan", 0, 80.0, 0.3))
-  records += [{"method": "real_train_1000", "num_samples": 1000, "fid": 0.9, "kid": 1e-4, "inception_score": 9.5,
-               "modified_inception_score": 9.0, "modified_inception_score_per_class": 1.2, "precision": 0.9,
-               "recall": 0.8},
-              {"method": "real_train_10000", "num_samples": 10000, "fid": 0.2, "kid": 1e-5, "inception_score": 9.7,
-               "modified_inception_score": 9.1, "modified_inception_score_per_class": 1.3, "precision": 0.95,
-               "recall": 0.9}]
+  records += [
+    {
+      "method": "real_train_1000",
+      "num_samples": 1000,
+      "fid": 0.9,
+      "kid": 1e-4,
+      "inception_score": 9.5,
+      "modified_inception_score": 9.0,
+      "modified_inception_score_per_class": 1.2,
+      "precision": 0.9,
+      "recall": 0.8,
+    },
+    {
+      "method": "real_train_10000",
+      "num_samples": 10000,
+      "fid": 0.2,
+      "kid": 1e-5,
+      "inception_score": 9.7,
+      "modified_inception_score": 9.1,
+      "modified_inception_score_per_class": 1.3,
+      "precision": 0.95,
+      "recall": 0.9,
+    },
+  ]
   merged = fidelity_mnist.merge(records)
   assert [r["method"] for r in merged["references"]] == ["real_train_10000", "real_train_1000"]
   assert [r["method"] for r in merged["rows"]] == ["gan", "wgan_gp"]  # the registry's order
@@ -79,8 +111,9 @@ def test_tiny_budgeted_run_is_scored_and_merged(tmp_path, tfds_data_dir, mnist_m
 
   monkeypatch.setattr(fidelity_mnist, "method_config", small)
   runs = tmp_path / "runs"
-  record = fidelity_mnist.run_one("dcgan", 0, 0.05, runs, tmp_path / "work", tfds_data_dir, mnist_manual_dir,
-                                  num_samples=300)
+  record = fidelity_mnist.run_one(
+    "dcgan", 0, 0.05, runs, tmp_path / "work", tfds_data_dir, mnist_manual_dir, num_samples=300
+  )
   assert record["budget_reached"] and record["steps"] >= 10 and record["steps"] % 10 == 0
   assert record["train_loop_s"] - record["compile_s"] >= 3.0  # 0.05 minutes
   assert record["num_samples"] == 300 and record["num_real"] == 10000

@@ -65,8 +65,14 @@ def test_bad_deligan_options():
 
 
 def _tgan(config):
-  config.critic = {"name": "tgan", "encoder": "mlp", "features": (8, 8), "head_features": (8,),
-                   "activation": "relu", "spectral_norm": True}
+  config.critic = {
+    "name": "tgan",
+    "encoder": "mlp",
+    "features": (8, 8),
+    "head_features": (8,),
+    "activation": "relu",
+    "spectral_norm": True,
+  }
   config.penalty = "none"
   config.n_critic = 1
   config.n_generator = 2
@@ -164,8 +170,12 @@ def test_instance_noise_anneals_to_zero():
 def test_tips_train_and_validate(tiny_toy_config):
   c = tiny_toy_config
   c.loss, c.penalty = "ns_gan", "none"
-  c.tips = {"label_smoothing": "two_sided", "flip_fraction": 0.05, "instance_noise": 0.1,
-            "instance_noise_anneal_steps": 10}
+  c.tips = {
+    "label_smoothing": "two_sided",
+    "flip_fraction": 0.05,
+    "instance_noise": 0.1,
+    "instance_noise_anneal_steps": 10,
+  }
   _, _, _, metrics = _one_step(c)
   assert all(np.isfinite(float(v)) for v in metrics.values())
   c.loss = "wgan"

@@ -35,7 +35,8 @@ def _module_names(root: pathlib.Path) -> dict[str, pathlib.Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
   return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-      isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+  )
 
 
 def _known(name: str, modules: dict[str, pathlib.Path]) -> str:
@@ -82,7 +83,7 @@ class _Collector(ast.NodeVisitor):
   def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
     if node.level:
       parts = self.package.split(".")
-      base_parts = parts[:len(parts) - (node.level - 1)]
+      base_parts = parts[: len(parts) - (node.level - 1)]
       base = ".".join(base_parts + ([node.module] if node.module else []))
     else:
       base = node.module or ""
@@ -112,7 +113,7 @@ def find_cycle(imports: list[Import]) -> list[str] | None:
 
   def visit(module: str) -> list[str] | None:
     if module in visiting:
-      return visiting[visiting.index(module):] + [module]
+      return visiting[visiting.index(module) :] + [module]
     if module in done:
       return None
     visiting.append(module)
@@ -146,19 +147,22 @@ def test_the_walker_finds_cycles_through_every_import_form(tmp_path):
   root = tmp_path / "pkg"
   (root / "sub").mkdir(parents=True)
   files = {
-      "__init__.py": "",
-      "a.py": "from pkg import b\n",
-      "b.py": "from .sub import c\n",
-      "sub/__init__.py": "X = 1\n",
-      "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n  from pkg import a\ndef f():\n  from .. import d\n",
-      "d.py": "import pkg.sub\nfrom pkg.sub import X\n",
+    "__init__.py": "",
+    "a.py": "from pkg import b\n",
+    "b.py": "from .sub import c\n",
+    "sub/__init__.py": "X = 1\n",
+    "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n  from pkg import a\ndef f():\n  from .. import d\n",
+    "d.py": "import pkg.sub\nfrom pkg.sub import X\n",
   }
   for name, text in files.items():
     (root / name).write_text(text)
   found = package_imports(root)
   assert {(imp.importer, imp.imported, imp.in_function) for imp in found} == {
-      ("pkg.a", "pkg.b", False), ("pkg.b", "pkg.sub.c", False), ("pkg.sub.c", "pkg.d", True),
-      ("pkg.d", "pkg.sub", False)}
+    ("pkg.a", "pkg.b", False),
+    ("pkg.b", "pkg.sub.c", False),
+    ("pkg.sub.c", "pkg.d", True),
+    ("pkg.d", "pkg.sub", False),
+  }
   assert find_cycle(found) is None  # c -> a is for type hints only
   (root / "sub" / "__init__.py").write_text("from pkg.a import *\n")
   assert find_cycle(package_imports(root)) == ["pkg.a", "pkg.b", "pkg.sub.c", "pkg.d", "pkg.sub", "pkg.a"]

@@ -26,8 +26,9 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
 def _reference_module():
-  spec = importlib.util.spec_from_file_location("fid_inception_reference",
-                                                os.path.join(FIXTURES, "fid_inception_reference.py"))
+  spec = importlib.util.spec_from_file_location(
+    "fid_inception_reference", os.path.join(FIXTURES, "fid_inception_reference.py")
+  )
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
@@ -102,8 +103,12 @@ def tiny_state_dict():
   """What `fid_inception_reference.write_tiny_checkpoints` saved: a float32 conv weight, a transposed (strided) view,
   a float64 vector and an int64 scalar."""
   weight = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2) / 7
-  return {"conv.weight": weight, "fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3).T,
-          "bn.running_var": np.linspace(0.5, 1.5, 5), "bn.num_batches_tracked": np.int64(7)}
+  return {
+    "conv.weight": weight,
+    "fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3).T,
+    "bn.running_var": np.linspace(0.5, 1.5, 5),
+    "bn.num_batches_tracked": np.int64(7),
+  }
 
 
 @pytest.mark.parametrize("name", ["tiny_state_dict_zip.pth", "tiny_state_dict_legacy.pth"])
@@ -128,16 +133,22 @@ def test_npz_weights_drive_the_two_set_evaluation(state_dict, tmp_path):
   np.savez(tmp_path / "real.npz", images=rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8))
   np.savez(tmp_path / "fake.npz", images=rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32))
   with pytest.warns(UserWarning):  # 3 samples for 2048-d features: FID is finite but biased, and says so
-    results = evaluation.evaluate_image_sets(tmp_path / "real.npz", tmp_path / "fake.npz", "inception",
-                                             metrics=["fid", "inception_score"], inception_weights=str(weights),
-                                             progress=False)
+    results = evaluation.evaluate_image_sets(
+      tmp_path / "real.npz",
+      tmp_path / "fake.npz",
+      "inception",
+      metrics=["fid", "inception_score"],
+      inception_weights=str(weights),
+      progress=False,
+    )
   assert results["num_real"] == results["num_fake"] == 3 and np.isfinite(results["fid"]) and results["fid"] > 0
   from jaxgan.metrics import inception_score
 
   with np.load(tmp_path / "fake.npz") as fake:
     probs, _ = evaluation.get_extractor("inception", str(weights))(fake["images"], False, "check")
-  assert results["inception_score"] == pytest.approx(inception_score(np.asarray(probs, np.float64), splits=1)[0],
-                                                     rel=1e-4)
+  assert results["inception_score"] == pytest.approx(
+    inception_score(np.asarray(probs, np.float64), splits=1)[0], rel=1e-4
+  )
   with np.load(tmp_path / "real.inception_stats.npz") as cached:
     assert cached["mu"].shape == (2048,) and cached["marginal"].shape == (1008,)
 
@@ -161,13 +172,13 @@ class _Reduce:
 def _payloads(marker):
   command = f"touch {marker}"
   return {
-      "os.system": _Reduce(os.system, command),
-      "builtins.eval": _Reduce(builtins.eval, f"__import__('os').system({command!r})"),
-      "subprocess.Popen": _Reduce(subprocess.Popen, ["touch", str(marker)]),
-      # A reduce whose argument is itself a reduce, under a global the state-dict reader allows.
-      "nested reduce": _Reduce(collections.OrderedDict, _Reduce(os.system, command)),
-      # A reduce whose callable is itself a reduce: getattr(__import__('os'), 'system')(command).
-      "reduced callable": _Reduce(_Reduce(getattr, _Reduce(builtins.__import__, "os"), "system"), command),
+    "os.system": _Reduce(os.system, command),
+    "builtins.eval": _Reduce(builtins.eval, f"__import__('os').system({command!r})"),
+    "subprocess.Popen": _Reduce(subprocess.Popen, ["touch", str(marker)]),
+    # A reduce whose argument is itself a reduce, under a global the state-dict reader allows.
+    "nested reduce": _Reduce(collections.OrderedDict, _Reduce(os.system, command)),
+    # A reduce whose callable is itself a reduce: getattr(__import__('os'), 'system')(command).
+    "reduced callable": _Reduce(_Reduce(getattr, _Reduce(builtins.__import__, "os"), "system"), command),
   }
 
 
@@ -218,8 +229,19 @@ def test_a_tensor_outside_its_storage_is_refused(tmp_path):
     inception.read_weights(path)
 
 
-@pytest.mark.parametrize("kind", ["empty", "random bytes", "truncated legacy", "truncated zip", "directory",
-                                  "truncated npz", "random npz", "directory npz"])
+@pytest.mark.parametrize(
+  "kind",
+  [
+    "empty",
+    "random bytes",
+    "truncated legacy",
+    "truncated zip",
+    "directory",
+    "truncated npz",
+    "random npz",
+    "directory npz",
+  ],
+)
 def test_an_unreadable_weights_file_gets_one_line_naming_it(tmp_path, kind):
   rng = np.random.default_rng(0)
   suffix = ".npz" if kind.endswith("npz") else ".pth"
@@ -235,7 +257,7 @@ def test_an_unreadable_weights_file_gets_one_line_naming_it(tmp_path, kind):
     path.write_bytes(path.read_bytes()[:300])
   else:
     content = _fixture_bytes(f"tiny_state_dict_{kind.split()[1]}.pth")
-    path.write_bytes(content[:len(content) // 2])
+    path.write_bytes(content[: len(content) // 2])
   with pytest.raises(ValueError, match=rf"weights{suffix} (is a directory|cannot be read).*pt_inception") as error:
     inception.load_inception(path)
   assert "\n" not in str(error.value), error.value
@@ -308,8 +330,11 @@ def test_unreachable_download_fails_fast_with_the_manual_steps(tmp_path, monkeyp
   for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
     monkeypatch.delenv(name, raising=False)
   start = time.perf_counter()
-  with pytest.raises(ConnectionError, match=r"Cannot download .* curl -L -o w\.pth http://127\.0\.0\.1:9/w\.pth, then "
-                                            r"copy the file to .*cache/w\.pth"):
+  with pytest.raises(
+    ConnectionError,
+    match=r"Cannot download .* curl -L -o w\.pth http://127\.0\.0\.1:9/w\.pth, then "
+    r"copy the file to .*cache/w\.pth",
+  ):
     inception.download_weights("http://127.0.0.1:9/w.pth", "0" * 64, timeout=3)  # port 9: nothing listens
   assert time.perf_counter() - start < 5 and os.listdir(tmp_path / "cache") == []
 
@@ -341,16 +366,18 @@ def test_clean_resize_is_pil_bicubic_per_image():
   assert resized.shape == (2, 299, 299, 3) and resized.dtype == np.float32
   for image, out in zip(images, resized):
     # clean-fid's recipe, spelled out: each channel a float PIL image, bicubic, clipped to [0, 255].
-    channels = [np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((299, 299),
-                                                                                            Image.BICUBIC))
-                for c in range(3)]
+    channels = [
+      np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((299, 299), Image.BICUBIC))
+      for c in range(3)
+    ]
     chex.assert_trees_all_equal(out, np.clip(np.stack(channels, -1), 0, 255) / np.float32(255))
     # PIL's 8-bit RGB path rounds (and clips) between its two passes, but is the same filter.
     eight_bit = np.asarray(Image.fromarray(image).resize((299, 299), Image.BICUBIC)) / 255.0
     assert np.abs(out - eight_bit).mean() < 1 / 255
   grey = inception.clean_resize(images[..., :1] / 255.0)
-  chex.assert_trees_all_close(grey, np.repeat(inception.clean_resize(images[..., :1].repeat(3, -1) / 255.0)[..., :1],
-                                                                      3, -1))
+  chex.assert_trees_all_close(
+    grey, np.repeat(inception.clean_resize(images[..., :1].repeat(3, -1) / 255.0)[..., :1], 3, -1)
+  )
 
 
 def test_clean_resize_antialiases_where_pytorch_fid_aliases():

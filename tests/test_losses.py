@@ -18,10 +18,12 @@ def test_discriminator_log_loss_closed_form():
 
 
 def test_generator_losses_closed_form():
-  chex.assert_trees_all_close(losses.get_loss("gan").generator_loss(REAL, FAKE),
-                              np.float32(np.mean(np.log(1 - sig(FAKE)))), rtol=1e-6)
-  chex.assert_trees_all_close(losses.get_loss("ns_gan").generator_loss(REAL, FAKE),
-                              np.float32(-np.mean(np.log(sig(FAKE)))), rtol=1e-6)
+  chex.assert_trees_all_close(
+    losses.get_loss("gan").generator_loss(REAL, FAKE), np.float32(np.mean(np.log(1 - sig(FAKE)))), rtol=1e-6
+  )
+  chex.assert_trees_all_close(
+    losses.get_loss("ns_gan").generator_loss(REAL, FAKE), np.float32(-np.mean(np.log(sig(FAKE)))), rtol=1e-6
+  )
 
 
 def test_wasserstein_closed_form():
@@ -64,11 +66,13 @@ def _expected_losses(real, fake):
   """(critic, generator) losses transcribed from the papers, in float64 numpy."""
   r, f = np.asarray(real, np.float64), np.asarray(fake, np.float64)
   return {
-      "rsgan": (-np.mean(log_sig(r - f)), -np.mean(log_sig(f - r))),
-      "rasgan": (-np.mean(log_sig(r - f.mean())) - np.mean(np.log(1 - sig(f - r.mean()))),
-                 -np.mean(log_sig(f - r.mean())) - np.mean(np.log(1 - sig(r - f.mean())))),
-      "hinge": (np.mean(np.maximum(0, 1 - r)) + np.mean(np.maximum(0, 1 + f)), -np.mean(f)),
-      "lsgan": (0.5 * np.mean((r - 1) ** 2) + 0.5 * np.mean(f**2), 0.5 * np.mean((f - 1) ** 2)),
+    "rsgan": (-np.mean(log_sig(r - f)), -np.mean(log_sig(f - r))),
+    "rasgan": (
+      -np.mean(log_sig(r - f.mean())) - np.mean(np.log(1 - sig(f - r.mean()))),
+      -np.mean(log_sig(f - r.mean())) - np.mean(np.log(1 - sig(r - f.mean()))),
+    ),
+    "hinge": (np.mean(np.maximum(0, 1 - r)) + np.mean(np.maximum(0, 1 + f)), -np.mean(f)),
+    "lsgan": (0.5 * np.mean((r - 1) ** 2) + 0.5 * np.mean(f**2), 0.5 * np.mean((f - 1) ** 2)),
   }
 
 
@@ -141,8 +145,9 @@ def test_lsgan_generator_pulls_fake_scores_to_one():
 
 
 def test_hinge_is_flat_beyond_the_margin():
-  d_real, d_fake = jax.grad(losses.get_loss("hinge").critic_loss, argnums=(0, 1))(jnp.array([1.5, 0.5]),
-                                                                                   jnp.array([-1.5, -0.5]))
+  d_real, d_fake = jax.grad(losses.get_loss("hinge").critic_loss, argnums=(0, 1))(
+    jnp.array([1.5, 0.5]), jnp.array([-1.5, -0.5])
+  )
   chex.assert_trees_all_close(d_real, jnp.array([0.0, -0.5]))
   chex.assert_trees_all_close(d_fake, jnp.array([0.0, 0.5]))
 
@@ -162,6 +167,7 @@ def test_extreme_logit_test_covers_new_losses():
 
 
 # --- The new losses and penalties through the one train step ---
+
 
 def _finite_tree(tree) -> bool:
   return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(tree))
@@ -216,6 +222,7 @@ def test_generator_gradient_depends_on_real_batch_only_for_relativistic_losses(t
       fake_scores, _ = gan.critic.apply(state.d_params, state.d_state, fake, True)
       real_scores, _ = gan.critic.apply(state.d_params, state.d_state, real, True)
       return gan.loss.generator_loss(real_scores, fake_scores)
+
     return jax.grad(loss_fn)(state.g_params)
 
   grads_a, grads_b = generator_grads(batch_a[-1]), generator_grads(batch_b[-1])

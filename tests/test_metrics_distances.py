@@ -33,8 +33,7 @@ def _loop_precision_recall(real, fake, k):
   """Per-point loops over Kynkaanniemi et al.'s definition."""
 
   def radii(points):
-    return [sorted(np.linalg.norm(p - q) for j, q in enumerate(points) if j != i)[k - 1]
-            for i, p in enumerate(points)]
+    return [sorted(np.linalg.norm(p - q) for j, q in enumerate(points) if j != i)[k - 1] for i, p in enumerate(points)]
 
   def fraction_inside(queries, centers, center_radii):
     return np.mean([any(np.linalg.norm(q - c) <= r for c, r in zip(centers, center_radii)) for q in queries])
@@ -94,13 +93,13 @@ def test_w1_auto_switches_to_sliced_for_large_or_unequal_sets():
 
 
 @pytest.mark.parametrize(
-    "args, kwargs, match",
-    [
-        ((np.zeros((4, 2)), np.zeros((5, 2))), dict(method="exact"), "equal set sizes"),
-        ((np.zeros((4, 2)), np.zeros((4, 3))), {}, "same feature extractor"),
-        ((np.zeros((4, 2)), np.zeros((4, 2))), dict(method="emd"), "method must be"),
-        ((np.zeros((4, 2, 2)), np.zeros((4, 2))), {}, "2-D"),
-    ],
+  "args, kwargs, match",
+  [
+    ((np.zeros((4, 2)), np.zeros((5, 2))), dict(method="exact"), "equal set sizes"),
+    ((np.zeros((4, 2)), np.zeros((4, 3))), {}, "same feature extractor"),
+    ((np.zeros((4, 2)), np.zeros((4, 2))), dict(method="emd"), "method must be"),
+    ((np.zeros((4, 2, 2)), np.zeros((4, 2))), {}, "2-D"),
+  ],
 )
 def test_w1_rejects_bad_input(args, kwargs, match):
   with pytest.raises(ValueError, match=match):

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from jaxgan.metrics import (feature_statistics, fid_from_features, frechet_distance, kernel_mmd, kid_from_features,
-                            median_heuristic_bandwidth)
+from jaxgan.metrics import (
+  feature_statistics,
+  fid_from_features,
+  frechet_distance,
+  kernel_mmd,
+  kid_from_features,
+  median_heuristic_bandwidth,
+)
 from jaxgan.metrics.distances import squared_distances
 
 
@@ -78,7 +84,7 @@ def test_frechet_distance_of_diagonal_gaussians_closed_form():
   a = np.array([1.0, 4.0, 0.25, 9.0])
   b = np.array([2.0, 1.0, 1.0, 0.0])  # Singular: one zero variance.
   mu1, mu2 = np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 1.0, 0.0, 3.0])
-  expected = np.sum((mu1 - mu2)**2) + np.sum((np.sqrt(a) - np.sqrt(b))**2)
+  expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
   np.testing.assert_allclose(frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), expected, rtol=1e-12)
 
 
@@ -94,8 +100,9 @@ def test_fid_with_fewer_samples_than_dims_warns_and_stays_finite_and_exact():
   c1, c2 = f1 - f1.mean(0), f2 - f2.mean(0)
   cross = c1 @ c2.T / np.sqrt((len(f1) - 1) * (len(f2) - 1))
   diff = f1.mean(0) - f2.mean(0)
-  expected = (diff @ diff + np.sum(c1**2) / (len(f1) - 1) + np.sum(c2**2) / (len(f2) - 1)
-              - 2 * np.sum(linalg.svdvals(cross)))
+  expected = (
+    diff @ diff + np.sum(c1**2) / (len(f1) - 1) + np.sum(c2**2) / (len(f2) - 1) - 2 * np.sum(linalg.svdvals(cross))
+  )
   np.testing.assert_allclose(value, expected, rtol=1e-8)
 
 
@@ -129,13 +136,13 @@ def test_fid_with_enough_samples_does_not_warn():
 
 
 @pytest.mark.parametrize(
-    "args, match",
-    [
-        ((np.zeros((3, 4)), np.zeros((3, 5))), "same feature extractor"),
-        ((np.zeros(4), np.zeros((3, 4))), "2-D"),
-        ((np.zeros((1, 4)), np.zeros((3, 4))), "at least 2 samples"),
-        ((np.full((3, 4), np.nan), np.zeros((3, 4))), "NaN"),
-    ],
+  "args, match",
+  [
+    ((np.zeros((3, 4)), np.zeros((3, 5))), "same feature extractor"),
+    ((np.zeros(4), np.zeros((3, 4))), "2-D"),
+    ((np.zeros((1, 4)), np.zeros((3, 4))), "at least 2 samples"),
+    ((np.full((3, 4), np.nan), np.zeros((3, 4))), "NaN"),
+  ],
 )
 def test_fid_from_features_rejects_bad_input(args, match):
   with pytest.raises(ValueError, match=match):
@@ -196,11 +203,11 @@ def test_kid_warns_and_clamps_a_subset_size_of_the_whole_set():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(subset_size=1), ">= 2"),
-        (dict(num_subsets=0, subset_size=5), "num_subsets"),
-    ],
+  "kwargs, match",
+  [
+    (dict(subset_size=1), ">= 2"),
+    (dict(num_subsets=0, subset_size=5), "num_subsets"),
+  ],
 )
 def test_kid_rejects_bad_input(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -211,11 +218,13 @@ def test_kernel_mmd_gaussian_matches_direct_loop():
   x = _correlated_features(15, 3, seed=13)
   y = _correlated_features(12, 3, seed=14, shift=0.5)
   bandwidth = 1.3
-  gaussian = lambda a, b: np.exp(-np.sum((a - b)**2) / (2 * bandwidth**2))
-  np.testing.assert_allclose(kernel_mmd(x, y, bandwidth=bandwidth), _loop_unbiased_mmd2(x, y, gaussian),
-                             rtol=1e-10)
-  biased = (np.mean([[gaussian(a, b) for b in x] for a in x]) + np.mean([[gaussian(a, b) for b in y] for a in y])
-            - 2 * np.mean([[gaussian(a, b) for b in y] for a in x]))
+  gaussian = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * bandwidth**2))
+  np.testing.assert_allclose(kernel_mmd(x, y, bandwidth=bandwidth), _loop_unbiased_mmd2(x, y, gaussian), rtol=1e-10)
+  biased = (
+    np.mean([[gaussian(a, b) for b in x] for a in x])
+    + np.mean([[gaussian(a, b) for b in y] for a in y])
+    - 2 * np.mean([[gaussian(a, b) for b in y] for a in x])
+  )
   np.testing.assert_allclose(kernel_mmd(x, y, bandwidth=bandwidth, unbiased=False), biased, rtol=1e-10)
 
 
@@ -224,7 +233,7 @@ def test_kernel_mmd_recipe_for_xu_et_al():
   # between real samples (self-pairs included), and the square root of the biased estimate.
   x = _correlated_features(11, 3, seed=21)
   y = _correlated_features(9, 3, seed=22, shift=0.4)
-  sq = lambda a, b: np.array([[np.sum((u - v)**2) for v in b] for u in a])
+  sq = lambda a, b: np.array([[np.sum((u - v) ** 2) for v in b] for u in a])
   scale = sq(x, x).mean()
   expected = np.sqrt(sum(np.exp(-sq(a, b) / (scale * 2)).mean() * w for a, b, w in ((x, x, 1), (y, y, 1), (x, y, -2))))
   # The docstring's recipe.
@@ -236,8 +245,9 @@ def test_kernel_mmd_laplacian_and_polynomial_match_direct_loop():
   x = _correlated_features(10, 4, seed=15)
   y = _correlated_features(13, 4, seed=16, shift=-0.3)
   laplacian = lambda a, b: np.exp(-np.linalg.norm(a - b) / 0.7)
-  np.testing.assert_allclose(kernel_mmd(x, y, kernel="laplacian", bandwidth=0.7),
-                             _loop_unbiased_mmd2(x, y, laplacian), rtol=1e-10)
+  np.testing.assert_allclose(
+    kernel_mmd(x, y, kernel="laplacian", bandwidth=0.7), _loop_unbiased_mmd2(x, y, laplacian), rtol=1e-10
+  )
   np.testing.assert_allclose(kernel_mmd(x, y, kernel="polynomial"), _loop_unbiased_mmd2(x, y), rtol=1e-10)
 
 
@@ -251,12 +261,12 @@ def test_kernel_mmd_median_heuristic():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(kernel="rbf"), "Unknown kernel"),
-        (dict(bandwidth=0.0), "bandwidth must be > 0"),
-        (dict(kernel="polynomial", bandwidth=1.0), "no bandwidth"),
-    ],
+  "kwargs, match",
+  [
+    (dict(kernel="rbf"), "Unknown kernel"),
+    (dict(bandwidth=0.0), "bandwidth must be > 0"),
+    (dict(kernel="polynomial", bandwidth=1.0), "no bandwidth"),
+  ],
 )
 def test_kernel_mmd_rejects_bad_input(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -265,6 +275,7 @@ def test_kernel_mmd_rejects_bad_input(kwargs, match):
 
 def test_kernel_mmd_blocks_match_whole_matrix(monkeypatch):
   from jaxgan.metrics import fid
+
   x = _correlated_features(23, 3, seed=19)
   y = _correlated_features(17, 3, seed=20, shift=0.2)
   whole = kernel_mmd(x, y, bandwidth=1.0)

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxgan.metrics import (classifier_accuracy, inception_score, mode_score, modified_inception_score,
-                            modified_inception_score_per_class)
+from jaxgan.metrics import (
+  classifier_accuracy,
+  inception_score,
+  mode_score,
+  modified_inception_score,
+  modified_inception_score_per_class,
+)
 
 
 def _random_probs(num_samples, num_classes, seed=0, temperature=1.0):
@@ -19,7 +24,7 @@ def _reference_inception_score(preds, splits):
   """openai/improved-gan's inception_score/model.py, restated."""
   scores = []
   for i in range(splits):
-    part = preds[(i * preds.shape[0] // splits):((i + 1) * preds.shape[0] // splits), :]
+    part = preds[(i * preds.shape[0] // splits) : ((i + 1) * preds.shape[0] // splits), :]
     kl = part * (np.log(part) - np.log(np.expand_dims(np.mean(part, 0), 0)))
     kl = np.mean(np.sum(kl, 1))
     scores.append(np.exp(kl))
@@ -34,8 +39,9 @@ def _reference_mis(preds):
 
 def test_inception_score_matches_reference_code():
   probs = _random_probs(503, 10, seed=1, temperature=0.3)
-  chex.assert_trees_all_close(inception_score(probs, splits=7), _reference_inception_score(probs, 7),
-                              rtol=1e-12, atol=1e-12)
+  chex.assert_trees_all_close(
+    inception_score(probs, splits=7), _reference_inception_score(probs, 7), rtol=1e-12, atol=1e-12
+  )
 
 
 def test_inception_score_of_uniform_predictions_is_one():
@@ -62,21 +68,22 @@ def test_inception_score_returns_python_floats_and_one_split_ignores_order():
 
 def test_inception_score_accepts_jax_arrays():
   import jax.numpy as jnp
+
   probs = _random_probs(100, 4, seed=3).astype(np.float32)
   np.testing.assert_allclose(inception_score(jnp.asarray(probs), splits=2)[0], inception_score(probs, splits=2)[0])
 
 
 @pytest.mark.parametrize(
-    "probs, splits, match",
-    [
-        (np.full((10,), 0.1), 1, "2-D"),
-        (np.random.default_rng(0).standard_normal((20, 10)), 1, "logits"),
-        (np.full((20, 10), 0.2), 1, "sum to 1"),
-        (np.full((5, 10), 0.1), 10, "at least one sample per split"),
-        (np.full((5, 10), 0.1), 0, "positive integer"),
-        (np.full((5, 1), 1.0), 1, "num_classes >= 2"),
-        (np.full((5, 2), np.nan), 1, "NaN"),
-    ],
+  "probs, splits, match",
+  [
+    (np.full((10,), 0.1), 1, "2-D"),
+    (np.random.default_rng(0).standard_normal((20, 10)), 1, "logits"),
+    (np.full((20, 10), 0.2), 1, "sum to 1"),
+    (np.full((5, 10), 0.1), 10, "at least one sample per split"),
+    (np.full((5, 10), 0.1), 0, "positive integer"),
+    (np.full((5, 1), 1.0), 1, "num_classes >= 2"),
+    (np.full((5, 2), np.nan), 1, "NaN"),
+  ],
 )
 def test_inception_score_rejects_bad_input(probs, splits, match):
   with pytest.raises(ValueError, match=match):
@@ -145,13 +152,13 @@ def test_classifier_accuracy():
 
 
 @pytest.mark.parametrize(
-    "labels, match",
-    [
-        (np.array([0, 1, 2, 1]), r"\[0, 2\)"),
-        (np.array([0, 1, 1]), "1-D"),
-        (np.eye(2)[[0, 1, 1, 1]], "one-hot"),
-        (np.array([0.5, 1, 1, 1]), "integer"),
-    ],
+  "labels, match",
+  [
+    (np.array([0, 1, 2, 1]), r"\[0, 2\)"),
+    (np.array([0, 1, 1]), "1-D"),
+    (np.eye(2)[[0, 1, 1, 1]], "one-hot"),
+    (np.array([0.5, 1, 1, 1]), "integer"),
+  ],
 )
 def test_classifier_accuracy_rejects_bad_labels(labels, match):
   probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])

@@ -103,8 +103,18 @@ def test_maxout_critic_matches_numpy_and_counts_parameters():
 
 
 def test_critic_dropout_rates_and_inverted_scaling():
-  critic = nets.build_critic(_cfg(name="mlp", features=(2000,), activation="identity", input_dropout=0.2,
-                                  init_range=0.0, unit_input=False, hidden_dropout=0.5, maxout_pieces=0))
+  critic = nets.build_critic(
+    _cfg(
+      name="mlp",
+      features=(2000,),
+      activation="identity",
+      input_dropout=0.2,
+      init_range=0.0,
+      unit_input=False,
+      hidden_dropout=0.5,
+      maxout_pieces=0,
+    )
+  )
   x = jnp.ones((1, 4000))
   params, _ = jax.jit(critic.init)(jax.random.key(0), x)
   # A kernel of ones and no bias: the score is the sum of the hidden layer after both dropouts.
@@ -121,8 +131,10 @@ def test_critic_dropout_rates_and_inverted_scaling():
 
 
 def test_init_range_and_unit_output_generator():
-  g = nets.build_generator(_cfg(name="mlp", features=(8,), activation="relu", output_activation="sigmoid",
-                                unit_output=True, init_range=0.05), (3,))
+  g = nets.build_generator(
+    _cfg(name="mlp", features=(8,), activation="relu", output_activation="sigmoid", unit_output=True, init_range=0.05),
+    (3,),
+  )
   params, _ = jax.jit(g.init)(jax.random.key(0), jnp.zeros((1, 4)))
   kernels = [params[k]["kernel"] for k in params]
   assert all(float(jnp.max(jnp.abs(k))) <= 0.05 for k in kernels)

@@ -30,13 +30,19 @@ TIMEOUT_S = 600  # per cell
 # Small enough that all five run in a few minutes on two CPU cores; every code path still runs.
 TINY_MNIST = {"BATCH_SIZE": 8, "BASE_FEATURES": 4, "NUM_REAL": 300, "PROGRESS": False}
 SMALL = {
-    "quickstart": {"NUM_STEPS": 40, "BATCH_SIZE": 64, "HIDDEN": (16,), "LOG_EVERY": 5},
-    "gan_zoo_toy": {"NUM_STEPS": 4, "BATCH_SIZE": 32, "HIDDEN": (8,), "NUM_SAMPLES": 300, "PROGRESS": False},
-    "tpu_pmap": {"NUM_STEPS": 3, "BATCH_SIZE": 32, "N_CRITIC": 2, "HIDDEN": (8,), "TRAIN_STEPS": 3,
-                 "PROGRESS": False},
-    "mnist_wgan_gp": {**TINY_MNIST, "NUM_STEPS": 4, "STAGES": 2, "N_CRITIC": 1, "STAGE_SAMPLES": 256,
-                      "NUM_EVAL_SAMPLES": 256, "CGAN_STEPS": 2},
-    "deligan_lowdata": {**TINY_MNIST, "NUM_IMAGES": 200, "NUM_STEPS": 2, "NUM_EVAL_SAMPLES": 256},
+  "quickstart": {"NUM_STEPS": 40, "BATCH_SIZE": 64, "HIDDEN": (16,), "LOG_EVERY": 5},
+  "gan_zoo_toy": {"NUM_STEPS": 4, "BATCH_SIZE": 32, "HIDDEN": (8,), "NUM_SAMPLES": 300, "PROGRESS": False},
+  "tpu_pmap": {"NUM_STEPS": 3, "BATCH_SIZE": 32, "N_CRITIC": 2, "HIDDEN": (8,), "TRAIN_STEPS": 3, "PROGRESS": False},
+  "mnist_wgan_gp": {
+    **TINY_MNIST,
+    "NUM_STEPS": 4,
+    "STAGES": 2,
+    "N_CRITIC": 1,
+    "STAGE_SAMPLES": 256,
+    "NUM_EVAL_SAMPLES": 256,
+    "CGAN_STEPS": 2,
+  },
+  "deligan_lowdata": {**TINY_MNIST, "NUM_IMAGES": 200, "NUM_STEPS": 2, "NUM_EVAL_SAMPLES": 256},
 }
 # Figures each notebook shows (one PNG per plt.show()).
 FIGURES = {"quickstart": 4, "gan_zoo_toy": 2, "mnist_wgan_gp": 4, "tpu_pmap": 1, "deligan_lowdata": 4}
@@ -64,8 +70,14 @@ def compilation_cache(tmp_path_factory):
   return str(tmp_path_factory.mktemp("jax_cache"))
 
 
-def run_notebook(name: str, parameters: dict, out_dir: pathlib.Path, compilation_cache: str | None = None,
-                 fast_compile: bool = True, timeout: int | None = TIMEOUT_S) -> tuple[nbformat.NotebookNode, list]:
+def run_notebook(
+  name: str,
+  parameters: dict,
+  out_dir: pathlib.Path,
+  compilation_cache: str | None = None,
+  fast_compile: bool = True,
+  timeout: int | None = TIMEOUT_S,
+) -> tuple[nbformat.NotebookNode, list]:
   """Executes notebooks/<name>.ipynb with `parameters`; writes the executed copy and its PNG figures to `out_dir`.
 
   Args:
@@ -86,8 +98,9 @@ def run_notebook(name: str, parameters: dict, out_dir: pathlib.Path, compilation
   env["XLA_FLAGS"] = " ".join([*flags, *(["--xla_backend_optimization_level=0"] if fast_compile else [])])
   if compilation_cache:
     env["JAX_COMPILATION_CACHE_DIR"] = compilation_cache
-  client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                          resources={"metadata": {"path": str(NOTEBOOKS)}})
+  client = NotebookClient(
+    notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+  )
   start = time.perf_counter()
   client.execute(env=env)
   print(f"{name}: executed in {time.perf_counter() - start:.1f} s")
@@ -146,10 +159,12 @@ def test_pair_is_in_sync(name):
   notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
   text = (NOTEBOOKS / f"{name}.py").read_text()
   assert jupytext.writes(notebook, fmt="py:percent", config=config) == text, (
-      f"notebooks/{name}.py and {name}.ipynb differ; " + SYNC_HINT.format(name=name))
+    f"notebooks/{name}.py and {name}.ipynb differ; " + SYNC_HINT.format(name=name)
+  )
   paired = jupytext.reads(text, fmt="py:percent", config=config)
   assert [(c.cell_type, c.source, c.metadata.get("tags")) for c in paired.cells] == [
-      (c.cell_type, c.source, c.metadata.get("tags")) for c in notebook.cells], SYNC_HINT.format(name=name)
+    (c.cell_type, c.source, c.metadata.get("tags")) for c in notebook.cells
+  ], SYNC_HINT.format(name=name)
   for key in ("colab", "accelerator"):
     assert paired.metadata.get(key) == notebook.metadata.get(key)
 
@@ -202,7 +217,7 @@ def test_notebook_layout(name):
   badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
   assert f"{badge}({runtime.colab_url(name)})" in first.source
   code = _code_cells(notebook)
-  assert "pip" in code[0].source and "find_spec(\"jaxgan\")" in code[0].source
+  assert "pip" in code[0].source and 'find_spec("jaxgan")' in code[0].source
   assert f'REPO_URL = "{runtime.REPO_URL}"' in code[0].source, "the install cell's REPO_URL is jaxgan.runtime's"
   assert code[1].metadata.get("tags") == ["parameters"]
   assert set(SMALL[name]) <= {line.split("=")[0].strip() for line in code[1].source.splitlines() if "=" in line}
@@ -239,8 +254,12 @@ def test_tpu_pmap_runs_on_fake_devices(tmp_path, compilation_cache):
 
 @pytest.mark.slow
 def test_mnist_wgan_gp_runs(tmp_path, tfds_data_dir, mnist_manual_dir, compilation_cache):
-  parameters = {**SMALL["mnist_wgan_gp"], "WORKDIR": str(tmp_path / "runs"),
-                "DATA_DIR": os.path.dirname(mnist_manual_dir), "TFDS_DATA_DIR": tfds_data_dir}
+  parameters = {
+    **SMALL["mnist_wgan_gp"],
+    "WORKDIR": str(tmp_path / "runs"),
+    "DATA_DIR": os.path.dirname(mnist_manual_dir),
+    "TFDS_DATA_DIR": tfds_data_dir,
+  }
   notebook, figures = run_notebook("mnist_wgan_gp", parameters, _figures_dir(tmp_path), compilation_cache)
   assert len(figures) == FIGURES["mnist_wgan_gp"]
   evaluation = json.loads((tmp_path / "runs" / "wgan_gp" / "eval.json").read_text())
@@ -250,8 +269,12 @@ def test_mnist_wgan_gp_runs(tmp_path, tfds_data_dir, mnist_manual_dir, compilati
 
 @pytest.mark.slow
 def test_deligan_lowdata_runs(tmp_path, tfds_data_dir, mnist_manual_dir, compilation_cache):
-  parameters = {**SMALL["deligan_lowdata"], "WORKDIR": str(tmp_path / "runs"),
-                "DATA_DIR": os.path.dirname(mnist_manual_dir), "TFDS_DATA_DIR": tfds_data_dir}
+  parameters = {
+    **SMALL["deligan_lowdata"],
+    "WORKDIR": str(tmp_path / "runs"),
+    "DATA_DIR": os.path.dirname(mnist_manual_dir),
+    "TFDS_DATA_DIR": tfds_data_dir,
+  }
   notebook, figures = run_notebook("deligan_lowdata", parameters, _figures_dir(tmp_path), compilation_cache)
   assert len(figures) == FIGURES["deligan_lowdata"]
   for model in ("baseline", "DeLiGAN"):

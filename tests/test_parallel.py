@@ -35,8 +35,13 @@ class _Run:
     flags = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags}
     self.args = args
-    self.process = subprocess.Popen([sys.executable, SCRIPT, "--devices", str(devices), *args], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    self.process = subprocess.Popen(
+      [sys.executable, SCRIPT, "--devices", str(devices), *args],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
     self._result = None
 
   def result(self):
@@ -67,21 +72,33 @@ def runs(tmp_path_factory):
   # Two processes with two CPU devices each, joined by jax.distributed on localhost (CPU collectives through gloo).
   coordinator = f"localhost:{_free_port()}"
   for process_id in range(2):
-    started[f"process_{process_id}"] = _Run("--coordinator", coordinator, "--num_processes", "2", "--process_id",
-                                            str(process_id), "distributed", devices=2)
+    started[f"process_{process_id}"] = _Run(
+      "--coordinator", coordinator, "--num_processes", "2", "--process_id", str(process_id), "distributed", devices=2
+    )
   # The same two-process job through train_and_evaluate, after the runs above have had a head start.
   coordinator = f"localhost:{_free_port()}"
   for process_id in range(2):
-    started[f"experiment_{process_id}"] = _Run("--coordinator", coordinator, "--num_processes", "2",
-                                               "--process_id", str(process_id), "experiment", str(root), "4",
-                                               devices=2)
+    started[f"experiment_{process_id}"] = _Run(
+      "--coordinator",
+      coordinator,
+      "--num_processes",
+      "2",
+      "--process_id",
+      str(process_id),
+      "experiment",
+      str(root),
+      "4",
+      devices=2,
+    )
   yield root, started
   for run in started.values():
     run.kill()
 
 
-@pytest.mark.parametrize("case", ["wgan_gp_toy/pmap", "wgan_gp_toy/shard_map", "dcgan_mnist_batch_norm/pmap",
-                                  "dcgan_mnist_batch_norm/shard_map"])
+@pytest.mark.parametrize(
+  "case",
+  ["wgan_gp_toy/pmap", "wgan_gp_toy/shard_map", "dcgan_mnist_batch_norm/pmap", "dcgan_mnist_batch_norm/shard_map"],
+)
 def test_parallel_step_matches_one_device(runs, case):
   # Three SGD steps on the same global batches and key; the subprocess compares with chex (atol 1e-5).
   result = runs[1][case.split("/")[0]].result()[case]

@@ -46,7 +46,9 @@ def test_gradient_norm_matches_finite_differences():
   for j in range(x.shape[1]):
     e = np.zeros_like(x)
     e[:, j] = h
-    fd[:, j] = (np.asarray(critic(jnp.asarray(x + e, jnp.float32))) - np.asarray(critic(jnp.asarray(x - e, jnp.float32)))) / (2 * h)
+    fd[:, j] = (
+      np.asarray(critic(jnp.asarray(x + e, jnp.float32))) - np.asarray(critic(jnp.asarray(x - e, jnp.float32)))
+    ) / (2 * h)
   chex.assert_trees_all_close(norms, np.linalg.norm(fd, axis=1).astype(np.float32), rtol=2e-3, atol=1e-4)
 
 
@@ -142,8 +144,11 @@ def test_dragan_perturbation_rule():
   chex.assert_trees_all_close(dragan_penalty(critic, real, None, keys), expected, rtol=1e-5)
   # Without interpolation x_hat = x + 0.5 std u; and the perturbation is not zero (the penalty differs from x's).
   x_p = real + 0.5 * std * u
-  chex.assert_trees_all_close(dragan_penalty(critic, real, None, keys, interpolate=False),
-                              jnp.mean((a * jnp.linalg.norm(x_p, axis=-1) - 1.0) ** 2), rtol=1e-5)
+  chex.assert_trees_all_close(
+    dragan_penalty(critic, real, None, keys, interpolate=False),
+    jnp.mean((a * jnp.linalg.norm(x_p, axis=-1) - 1.0) ** 2),
+    rtol=1e-5,
+  )
   at_real = jnp.mean((a * jnp.linalg.norm(real, axis=-1) - 1.0) ** 2)
   assert abs(float(dragan_penalty(critic, real, None, keys) - at_real)) > 1e-3
 

@@ -63,15 +63,15 @@ def test_parse_settings_names_the_bad_field():
 
 def test_a_bad_value_is_named_with_the_field_and_what_is_allowed():
   cases = [
-      ({"loss": "bogus"}, ["loss", "'bogus'", "'ns_gan'"]),
-      ({"loss": ""}, ["loss", "an empty field", "'ns_gan'"]),  # not '' (an address's unknown loss used to say that)
-      ({"prior": 3}, ["prior", "3", "'deligan'"]),
-      ({"g_width": "abc"}, ["g_width", "'abc'", "a whole number from 1 to 512"]),
-      ({"g_width": None}, ["g_width", "an empty field", "from 1 to 512"]),  # only n_critic and the rates may be null
-      ({"d_lr": -0.1}, ["d_lr", "-0.1", "a number from 1e-06 to 1"]),
-      ({"n_critic": 1.5}, ["n_critic", "1.5", "a whole number from 1 to 20"]),
-      ({"seed": 2**31}, ["seed", str(2**31), "from 0 to 2147483647"]),
-      ({"colour": "red"}, ["colour", "'red'", "'seed'"]),
+    ({"loss": "bogus"}, ["loss", "'bogus'", "'ns_gan'"]),
+    ({"loss": ""}, ["loss", "an empty field", "'ns_gan'"]),  # not '' (an address's unknown loss used to say that)
+    ({"prior": 3}, ["prior", "3", "'deligan'"]),
+    ({"g_width": "abc"}, ["g_width", "'abc'", "a whole number from 1 to 512"]),
+    ({"g_width": None}, ["g_width", "an empty field", "from 1 to 512"]),  # only n_critic and the rates may be null
+    ({"d_lr": -0.1}, ["d_lr", "-0.1", "a number from 1e-06 to 1"]),
+    ({"n_critic": 1.5}, ["n_critic", "1.5", "a whole number from 1 to 20"]),
+    ({"seed": 2**31}, ["seed", str(2**31), "from 0 to 2147483647"]),
+    ({"colour": "red"}, ["colour", "'red'", "'seed'"]),
   ]
   for raw, words in cases:
     with pytest.raises(ValueError) as error:
@@ -80,8 +80,12 @@ def test_a_bad_value_is_named_with_the_field_and_what_is_allowed():
     assert "\n" not in message and all(word in message for word in words), (raw, message)
   assert params.parse_settings({"n_critic": None, "d_lr": None}).resolved()["n_critic"] == 1  # the preset's
   assert params.parse_live_changes({"n_critic": 3.0, "g_lr": 2e-4}) == {"n_critic": 3, "g_lr": 2e-4}
-  live_cases = [({"d_lr": "fast"}, ["d_lr", "'fast'", "from 1e-06 to 1"]), ({"g_width": 9}, ["g_width", "n_critic"]),
-                ({}, ["n_critic", "{}"]), ("d_lr", ["'d_lr'"])]
+  live_cases = [
+    ({"d_lr": "fast"}, ["d_lr", "'fast'", "from 1e-06 to 1"]),
+    ({"g_width": 9}, ["g_width", "n_critic"]),
+    ({}, ["n_critic", "{}"]),
+    ("d_lr", ["'d_lr'"]),
+  ]
   for raw, words in live_cases:
     with pytest.raises(ValueError) as error:
       params.parse_live_changes(raw)
@@ -93,8 +97,9 @@ def test_every_preset_makes_a_config_the_library_builds():
 
   for loss in params.LOSS_PRESETS:
     for prior in ("normal", "uniform", "deligan"):
-      config = params.make_config(params.parse_settings({"loss": loss, "prior": prior, **TINY}),
-                                  wgan_gp_toy.get_config())
+      config = params.make_config(
+        params.parse_settings({"loss": loss, "prior": prior, **TINY}), wgan_gp_toy.get_config()
+      )
       gan = train.build_gan(config)
       assert gan.data_shape == (2,) and gan.latent_shape == (2,)
   wgan_gp = params.make_config(params.parse_settings({"loss": "wgan_gp"}), wgan_gp_toy.get_config())
@@ -172,7 +177,8 @@ def test_page_and_options_are_served(server):
   assert status == 200
   assert [d["name"] for d in options["datasets"]] == ["ring8", "grid25", "swiss_roll", "two_moons", "drawn"]
   assert {"gan", "ns_gan", "wgan_clip", "wgan_gp", "rsgan", "t_sgan", "t_wgan", "hinge", "lsgan"} <= {
-      loss["name"] for loss in options["losses"]}
+    loss["name"] for loss in options["losses"]
+  }
   assert {p["name"] for p in options["priors"]} == {"normal", "uniform", "deligan"}  # each has a latent grid
   assert {p["name"] for p in options["priors"]} <= set(engine.LATENT_GRIDS)
 
@@ -202,8 +208,16 @@ def test_play_trains_with_bounded_frame_rate_then_pause_stops(server, session):
   first = stream.next(lambda f: f["playing"] and f["steps"] > 0)
   frames = [stream.next() for _ in range(6)]
   assert frames[-1]["steps"] > first["steps"]
-  assert set(frames[-1]["metrics"]) == {"critic_loss", "generator_loss", "gradient_penalty", "wasserstein_estimate",
-                                        "real_accuracy", "fake_accuracy", "critic_grad_norm", "generator_grad_norm"}
+  assert set(frames[-1]["metrics"]) == {
+    "critic_loss",
+    "generator_loss",
+    "gradient_penalty",
+    "wasserstein_estimate",
+    "real_accuracy",
+    "fake_accuracy",
+    "critic_grad_norm",
+    "generator_grad_norm",
+  }
   assert all(np.isfinite(v) for v in frames[-1]["metrics"].values())
   rate = (len(frames) - 1) / (frames[-1]["time"] - frames[0]["time"])
   assert rate <= 11, f"{rate:.1f} frames/s; the server promises at most 10"
@@ -245,16 +259,16 @@ def test_half_steps_update_one_player_only(server):
 def test_bad_requests_get_an_error_json_and_the_server_lives_on(server, session):
   session_id, _ = session
   cases = [
-      ("/api/sessions", {"loss": "bogus"}, 400, "Unknown loss"),
-      ("/api/sessions", {"d_lr": -0.01}, 400, "d_lr"),
-      ("/api/sessions", {"g_width": 10**6}, 400, "g_width"),
-      ("/api/sessions", {"data": "drawn"}, 400, "points"),
-      ("/api/sessions", b"{not json", 400, "not valid JSON"),
-      (f"/api/sessions/{session_id}/settings", {"prior": "cauchy"}, 400, "Unknown prior"),
-      (f"/api/sessions/{session_id}/command", {"action": "fly"}, 400, "Unknown action"),
-      (f"/api/sessions/{session_id}/command", {"action": "speed", "value": -3}, 400, "speed"),
-      ("/api/sessions/nosuchsession/command", {"action": "play"}, 404, "No session"),
-      ("/api/nothing", None, 404, "No route"),
+    ("/api/sessions", {"loss": "bogus"}, 400, "Unknown loss"),
+    ("/api/sessions", {"d_lr": -0.01}, 400, "d_lr"),
+    ("/api/sessions", {"g_width": 10**6}, 400, "g_width"),
+    ("/api/sessions", {"data": "drawn"}, 400, "points"),
+    ("/api/sessions", b"{not json", 400, "not valid JSON"),
+    (f"/api/sessions/{session_id}/settings", {"prior": "cauchy"}, 400, "Unknown prior"),
+    (f"/api/sessions/{session_id}/command", {"action": "fly"}, 400, "Unknown action"),
+    (f"/api/sessions/{session_id}/command", {"action": "speed", "value": -3}, 400, "speed"),
+    ("/api/sessions/nosuchsession/command", {"action": "play"}, 404, "No session"),
+    ("/api/nothing", None, 404, "No route"),
   ]
   for path, body, status, words in cases:
     got_status, reply = _request(server, path, body)
@@ -273,11 +287,15 @@ def test_a_set_command_reaches_the_engine_or_asks_for_a_new_run(server, session,
   status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4}})
   assert status == 409 and "d_lr" in reply["error"], reply
   calls = []
-  monkeypatch.setattr(engine.Engine, "set_hyperparameters", lambda self, **changes: calls.append(changes),
-                      raising=False)
+  monkeypatch.setattr(
+    engine.Engine, "set_hyperparameters", lambda self, **changes: calls.append(changes), raising=False
+  )
   assert _request(server, "/api/options")[1]["live"] == ["n_critic", "d_lr", "g_lr"]
-  for value, words in [({"d_lr": -1}, "d_lr must be a number from 1e-06 to 1; got -1"),
-                       ({"g_width": 16}, "'g_width' cannot change"), (None, "live change")]:
+  for value, words in [
+    ({"d_lr": -1}, "d_lr must be a number from 1e-06 to 1; got -1"),
+    ({"g_width": 16}, "'g_width' cannot change"),
+    (None, "live change"),
+  ]:
     status, reply = _request(server, path, {"action": "set", "value": value})
     assert status == 400 and words in reply["error"], reply
   status, reply = _request(server, path, {"action": "set", "value": {"d_lr": 2e-4, "n_critic": 3}})
@@ -399,14 +417,18 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       # Every chart names its axes (drawn on the canvas; the names are also in its data- attributes).
       axes = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('canvas')].map(
         (c) => [c.id, [c.dataset.xLabel, c.dataset.yLabel]]))""")
-      assert axes == {"main-canvas": ["x₁", "x₂"], "latent-canvas": ["z₁", "z₂"],
-                      "modes-chart": ["training step", "modes (of 8)"],
-                      "coverage-chart": ["training step", "fraction (0–1)"],
-                      "loss-chart": ["training step", "loss (per sample)"],
-                      "w-chart": ["training step", "gap (critic units)"]}, axes
+      assert axes == {
+        "main-canvas": ["x₁", "x₂"],
+        "latent-canvas": ["z₁", "z₂"],
+        "modes-chart": ["training step", "modes (of 8)"],
+        "coverage-chart": ["training step", "fraction (0–1)"],
+        "loss-chart": ["training step", "loss (per sample)"],
+        "w-chart": ["training step", "gap (critic units)"],
+      }, axes
       page.select_option("#loss", "wgan_gp", no_wait_after=True)
-      page.wait_for_function("document.getElementById('model-overview').textContent.includes('WGAN-GP')",
-                             timeout=60_000)
+      page.wait_for_function(
+        "document.getElementById('model-overview').textContent.includes('WGAN-GP')", timeout=60_000
+      )
       page.wait_for_function("document.getElementById('steps').textContent === '0'", timeout=120_000)
       page.click("#play", no_wait_after=True)  # nothing navigates; do not wait on a busy page
       page.wait_for_function("Number(document.getElementById('steps-per-s').textContent) > 0", timeout=120_000)
@@ -418,14 +440,19 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       page.fill("#seed", "7", no_wait_after=True)
       page.dispatch_event("#seed", "change")
       page.uncheck("#show-real", no_wait_after=True)
-      page.wait_for_function("location.search.includes('seed=7') && location.search.includes('hide=real,arrows')",
-                             timeout=60_000)
+      page.wait_for_function(
+        "location.search.includes('seed=7') && location.search.includes('hide=real,arrows')", timeout=60_000
+      )
       address = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
       assert address["loss"] == ["wgan_gp"] and address["n_critic"] == ["5"], page.url
       page.goto(page.url + "&autoplay=1", wait_until="domcontentloaded")
       page.wait_for_function("Number(document.getElementById('steps').textContent) > 0", timeout=120_000)
       assert page.evaluate("[...'loss,seed,n_critic,g_width'.split(',')].map((id) => $(id).value)") == [
-          "wgan_gp", "7", "5", "8"]
+        "wgan_gp",
+        "7",
+        "5",
+        "8",
+      ]
       assert not page.is_checked("#show-real") and not page.is_checked("#show-arrows")
       assert "autoplay=1" in page.url and "seed=7" in page.url
       page.fill("#g_lr", "-1", no_wait_after=True)  # a bad setting: a message on the page, the run goes on

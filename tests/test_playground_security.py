@@ -55,13 +55,13 @@ def test_cross_site_requests_and_foreign_hosts_are_refused(server):
   own = f"http://127.0.0.1:{port}"
   create = json.dumps({"loss": "bogus"})  # reaches validation (400) only when the request is let through
   refused = [
-      ("POST", "/api/sessions", create, {"Origin": "http://evil.example"}),
-      ("POST", "/api/sessions", create, {"Host": "evil.example"}),
-      ("POST", "/api/sessions", create, {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}),
-      ("POST", "/api/sessions/x/close", "{}", {"Origin": "null"}),
-      ("GET", "/", None, {"Host": f"evil.example:{port}"}),  # a rebound name loading the page
-      ("GET", "/api/options", None, {"Origin": "http://evil.example"}),
-      ("GET", "/", None, {"Host": "127.0.0.1:1"}),  # the right address, another port
+    ("POST", "/api/sessions", create, {"Origin": "http://evil.example"}),
+    ("POST", "/api/sessions", create, {"Host": "evil.example"}),
+    ("POST", "/api/sessions", create, {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}),
+    ("POST", "/api/sessions/x/close", "{}", {"Origin": "null"}),
+    ("GET", "/", None, {"Host": f"evil.example:{port}"}),  # a rebound name loading the page
+    ("GET", "/api/options", None, {"Origin": "http://evil.example"}),
+    ("GET", "/", None, {"Host": "127.0.0.1:1"}),  # the right address, another port
   ]
   for method, path, body, headers in refused:
     status, reply, _ = _send(server, method, path, body, headers)
@@ -113,13 +113,13 @@ def test_a_body_shorter_than_its_length_times_out(server):
 
 def test_bodies_of_the_wrong_shape_get_400(server):
   bodies = [
-      b"[" * 50_000,  # nesting too deep for the JSON parser
-      json.dumps({"data": "drawn", "points": {"x": 1}}).encode(),
-      json.dumps({"data": "drawn", "points": [[[0.0, 0.0]]]}).encode(),
-      json.dumps({"loss": ["wgan"]}).encode(),
-      json.dumps({"seed": {"a": 1}}).encode(),
-      json.dumps(["not", "an", "object"]).encode(),
-      b"\xff\xfe{}",
+    b"[" * 50_000,  # nesting too deep for the JSON parser
+    json.dumps({"data": "drawn", "points": {"x": 1}}).encode(),
+    json.dumps({"data": "drawn", "points": [[[0.0, 0.0]]]}).encode(),
+    json.dumps({"loss": ["wgan"]}).encode(),
+    json.dumps({"seed": {"a": 1}}).encode(),
+    json.dumps(["not", "an", "object"]).encode(),
+    b"\xff\xfe{}",
   ]
   for body in bodies:
     status, reply, _ = _send(server, "POST", "/api/sessions", body)

@@ -33,8 +33,12 @@ def test_update_anchors_by_hand():
   new = jax.jit(regularizers.update_anchors)(anchors, jnp.asarray(3.0), jnp.asarray(0.0), 0.9)
   assert isinstance(new, regularizers.LeCamAnchors)
   chex.assert_trees_all_close(new, regularizers.LeCamAnchors(jnp.asarray(0.9 + 0.3), jnp.asarray(-1.8)), rtol=1e-6)
-  first = regularizers.update_anchors(regularizers.init_anchors(), jnp.asarray(3.0), jnp.asarray(-4.0),
-                                      regularizers.anchor_decay(jnp.asarray(0), 0.99, 10))
+  first = regularizers.update_anchors(
+    regularizers.init_anchors(),
+    jnp.asarray(3.0),
+    jnp.asarray(-4.0),
+    regularizers.anchor_decay(jnp.asarray(0), 0.99, 10),
+  )
   chex.assert_trees_all_close(first, regularizers.LeCamAnchors(jnp.asarray(3.0), jnp.asarray(-4.0)))
 
 

@@ -85,7 +85,9 @@ def test_parameter_counts_28x28_and_conditional():
 # An independent forward pass, written from the architecture description (the shortcut of an up block upsamples
 # *before* its 1x1 conv, as in the papers' code).
 def _conv(x, p):
-  return lax.conv_general_dilated(x, p["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["bias"]
+  return (
+    lax.conv_general_dilated(x, p["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["bias"]
+  )
 
 
 def _pool(x):
@@ -152,7 +154,8 @@ def test_generator_matches_reference():
   z = jax.random.normal(jax.random.key(1), (3, 16))
   params, state = _random_variables(g, z)
   (out, new_state), expected = jax.jit(lambda p, s, z: (g.apply(p, s, z, True), reference_generator(p, z, 8)))(
-      params, state, z)
+    params, state, z
+  )
   chex.assert_shape(out, (3, 32, 32, 3))
   chex.assert_trees_all_close(out, expected, atol=1e-4)
   assert not np.allclose(new_state["batch_stats"]["BatchNorm_0"]["mean"], 0)  # running statistics move

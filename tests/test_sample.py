@@ -78,9 +78,11 @@ def test_slerp_ends_and_closed_forms():
   chex.assert_trees_all_close(jnp.linalg.norm(mid, axis=-1), jnp.full(4, r), atol=1e-5)
   # Orthogonal unit vectors: slerp(t) = cos(t pi / 2) e0 + sin(t pi / 2) e1; lerp halves the norm's square.
   e0, e1 = jnp.eye(3)[None, 0], jnp.eye(3)[None, 1]
-  chex.assert_trees_all_close(sampling.slerp(e0, e1, t)[0],
-                              jnp.cos(t * math.pi / 2)[:, None] * e0 + jnp.sin(t * math.pi / 2)[:, None] * e1,
-                              atol=1e-6)
+  chex.assert_trees_all_close(
+    sampling.slerp(e0, e1, t)[0],
+    jnp.cos(t * math.pi / 2)[:, None] * e0 + jnp.sin(t * math.pi / 2)[:, None] * e1,
+    atol=1e-6,
+  )
   chex.assert_trees_all_close(sampling.lerp(e0, e1, t)[0], (1 - t)[:, None] * e0 + t[:, None] * e1)
   # A pair pointing the same way falls back to lerp instead of dividing by sin(0).
   chex.assert_trees_all_close(sampling.slerp(e0, 2 * e0, t)[0], (1 + t)[:, None] * e0, atol=1e-6)
@@ -173,8 +175,12 @@ def test_image_run_per_class_pngs_npz_and_interpolation(image_run, tmp_path):
   sampling.sample_run(image_run, tmp_path / "pngs", num=4, per_class=True, seed=2)
   pngs = sorted((tmp_path / "pngs").rglob("*.png"))
   assert [p.relative_to(tmp_path / "pngs").as_posix() for p in pngs[:5]] == [
-      "class_0/class_0_00000.png", "class_0/class_0_00001.png", "class_0/class_0_00002.png",
-      "class_0/class_0_00003.png", "class_1/class_1_00000.png"]
+    "class_0/class_0_00000.png",
+    "class_0/class_0_00001.png",
+    "class_0/class_0_00002.png",
+    "class_0/class_0_00003.png",
+    "class_1/class_1_00000.png",
+  ]
   assert len(pngs) == 12
   # The same draw as an .npz: the PNGs are its images in [0, 255].
   _, (npz,) = sampling.sample_run(image_run, tmp_path / "same.npz", num=4, per_class=True, seed=2)
@@ -198,8 +204,9 @@ def test_image_run_per_class_pngs_npz_and_interpolation(image_run, tmp_path):
   assert [p.name for p in walk] == ["interpolation.npz", "interpolation.png", "interpolation.gif"]
   with np.load(walk[0]) as saved:
     assert saved["images"].shape == (2, 4, 28, 28, 1) and saved["latents"].shape == (2, 4, 8)
-    chex.assert_trees_all_close(saved["latents"][:, 1], (2 * saved["latents"][:, 0] + saved["latents"][:, 3]) / 3,
-                                atol=1e-5)
+    chex.assert_trees_all_close(
+      saved["latents"][:, 1], (2 * saved["latents"][:, 0] + saved["latents"][:, 3]) / 3, atol=1e-5
+    )
   assert Image.open(walk[1]).size == (4 * 29 + 1, 2 * 29 + 1)
   gif = Image.open(walk[2])
   assert gif.n_frames == 2 * 4 - 2 and gif.size == (2 * 29 + 1, 29 + 1)
@@ -207,8 +214,14 @@ def test_image_run_per_class_pngs_npz_and_interpolation(image_run, tmp_path):
 
 def test_cli_bad_input_is_one_line_and_non_zero(tmp_path):
   env = {**os.environ, "PYTHONPATH": str(ROOT)}
-  done = subprocess.run([sys.executable, "-m", "experiments.sample", f"--workdir={tmp_path}", "--num=0",
-                         f"--output={tmp_path / 'out'}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=120, check=False)
+  done = subprocess.run(
+    [sys.executable, "-m", "experiments.sample", f"--workdir={tmp_path}", "--num=0", f"--output={tmp_path / 'out'}"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
+  )
   assert done.returncode != 0
   assert done.stderr.strip() == "Error: --num must be positive; got 0."

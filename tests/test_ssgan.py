@@ -30,10 +30,19 @@ def _toy_config(noise=0.0):
   c.data.name, c.batch_size = "ring8", 32
   c.g_optimizer.learning_rate = c.d_optimizer.learning_rate = 3e-3  # the paper's Adam step
   c.generator.features = (32, 32)
-  c.critic = ml_collections.ConfigDict({"name": "ssgan", "classes": 8, "features": (32, 16), "input_noise": noise,
-                                        "hidden_noise": noise, "weight_norm": True})
-  c.classifier = ml_collections.ConfigDict({"name": "ssgan", "class_weight": 2.0, "feature_matching": True,
-                                            "labelled_per_class": 2, "labelled_batch_size": 16})
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "ssgan",
+      "classes": 8,
+      "features": (32, 16),
+      "input_noise": noise,
+      "hidden_noise": noise,
+      "weight_norm": True,
+    }
+  )
+  c.classifier = ml_collections.ConfigDict(
+    {"name": "ssgan", "class_weight": 2.0, "feature_matching": True, "labelled_per_class": 2, "labelled_batch_size": 16}
+  )
   return c
 
 
@@ -54,8 +63,9 @@ def test_real_fake_logit_is_z_over_z_plus_one():
 
 
 def test_semi_supervised_critic_outputs_and_parameter_count():
-  critic = nets.build_critic(ml_collections.ConfigDict({"name": "ssgan", "classes": 3, "features": (16, 8),
-                                                        "weight_norm": True}))
+  critic = nets.build_critic(
+    ml_collections.ConfigDict({"name": "ssgan", "classes": 3, "features": (16, 8), "weight_norm": True})
+  )
   x = jax.random.normal(jax.random.key(0), (4, 2))
   params, state = critic.init(jax.random.key(1), x)
   # Dense 2->16, 16->8, 8->3, each with a weight-norm scale per output unit.
@@ -64,8 +74,9 @@ def test_semi_supervised_critic_outputs_and_parameter_count():
   chex.assert_shape((out.score, out.class_logits, out.features), ((4,), (4, 3), (4, 8)))
   chex.assert_trees_all_close(out.score, _logsumexp(np.asarray(out.class_logits)), rtol=1e-5)
   # Training draws Gaussian noise from the dropout key; inference does not.
-  noisy = nets.build_critic(ml_collections.ConfigDict({"name": "ssgan", "classes": 3, "features": (16, 8),
-                                                       "input_noise": 0.5}))
+  noisy = nets.build_critic(
+    ml_collections.ConfigDict({"name": "ssgan", "classes": 3, "features": (16, 8), "input_noise": 0.5})
+  )
   params, state = noisy.init(jax.random.key(1), x)
   a, _ = noisy.apply(params, state, x, True, jax.random.key(2))
   b, _ = noisy.apply(params, state, x, True, jax.random.key(3))
@@ -103,15 +114,21 @@ def test_one_step_matches_the_papers_losses():
     lse = lambda l: jax.nn.logsumexp(l, -1)
     picked = jnp.take_along_axis(l_lab, batch.labels[0][:, None], -1)[:, 0]
     loss_lab = -jnp.mean(picked) + jnp.mean(lse(l_lab))
-    loss_unl = (-0.5 * jnp.mean(lse(l_unl)) + 0.5 * jnp.mean(jax.nn.softplus(lse(l_unl)))
-                + 0.5 * jnp.mean(jax.nn.softplus(lse(l_gen))))
+    loss_unl = (
+      -0.5 * jnp.mean(lse(l_unl))
+      + 0.5 * jnp.mean(jax.nn.softplus(lse(l_unl)))
+      + 0.5 * jnp.mean(jax.nn.softplus(lse(l_gen)))
+    )
     return loss_lab, loss_unl
 
   loss_lab, loss_unl = paper_losses(state.d_params)
   # numpy, as a check of the jnp transcription above
   l_unl, l_gen = (np.asarray(critic(state.d_params, x).class_logits) for x in (batch.unlabelled[0], fake))
-  numpy_unl = (-0.5 * _logsumexp(l_unl).mean() + 0.5 * _softplus(_logsumexp(l_unl)).mean()
-               + 0.5 * _softplus(_logsumexp(l_gen)).mean())
+  numpy_unl = (
+    -0.5 * _logsumexp(l_unl).mean()
+    + 0.5 * _softplus(_logsumexp(l_unl)).mean()
+    + 0.5 * _softplus(_logsumexp(l_gen)).mean()
+  )
   chex.assert_trees_all_close(loss_unl, numpy_unl, rtol=1e-5)
   # Our critic_loss is the unweighted log loss, twice the paper's 1/2-weighted L_unsupervised.
   chex.assert_trees_all_close(metrics["critic_loss"], 2 * loss_unl, rtol=1e-5)
@@ -227,8 +244,14 @@ def test_train_and_eval_cli_on_toy_data(tmp_path):
   c.num_steps, c.log_every, c.eval_every, c.checkpoint_every, c.eval_samples = 4, 2, 4, 4, 200
   train_and_evaluate(c, tmp_path, progress=False)
   env = dict(os.environ, PYTHONPATH=str(ROOT))
-  done = subprocess.run([sys.executable, "-m", "experiments.ssgan_eval", f"--workdir={tmp_path}"], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  done = subprocess.run(
+    [sys.executable, "-m", "experiments.ssgan_eval", f"--workdir={tmp_path}"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads((tmp_path / "classifier_eval.json").read_text())
   assert results["step"] == 4 and results["num_test"] == 10_000 and 0.0 <= results["test_error"] <= 1.0
@@ -244,8 +267,9 @@ def test_mnist_100_labels_batches(mnist_manual_dir, tfds_data_dir):
   c.batch_size, c.classifier.labelled_batch_size = 50, 100
   next_batch = data.make_batch_fn(c, jax.random.key(0))
   first, second = next_batch(0), next_batch(1)
-  chex.assert_shape((first.unlabelled, first.labelled, first.labels), ((1, 50, 28, 28, 1), (1, 100, 28, 28, 1),
-                                                                       (1, 100)))
+  chex.assert_shape(
+    (first.unlabelled, first.labelled, first.labels), ((1, 50, 28, 28, 1), (1, 100, 28, 28, 1), (1, 100))
+  )
   # A batch of 100 from the 100 labelled images is one pass over them: each class 10 times, no image twice.
   np.testing.assert_array_equal(np.bincount(np.asarray(first.labels[0]), minlength=10), [10] * 10)
   images = np.asarray(first.labelled[0]).reshape(100, -1)
@@ -290,10 +314,15 @@ print(json.dumps(out))
 def test_parallel_steps_match_one_device():
   # SSGAN (its batch of three arrays split over devices, feature matching over the global batch) and AC-GAN on two
   # fake CPU devices, in a fresh process: the parameters and metrics of the one-device step.
-  env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu",
-             XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip())
-  done = subprocess.run([sys.executable, "-c", _PARALLEL_CHECK], cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=600)
+  env = dict(
+    os.environ,
+    PYTHONPATH=str(ROOT),
+    JAX_PLATFORMS="cpu",
+    XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip(),
+  )
+  done = subprocess.run(
+    [sys.executable, "-c", _PARALLEL_CHECK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+  )
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(done.stdout.strip().splitlines()[-1])
   assert sorted(results) == ["acgan/pmap", "acgan/shard_map", "ssgan/pmap", "ssgan/shard_map"]

@@ -11,7 +11,7 @@ from jaxgan.experiment import train_and_evaluate
 
 
 def _hparams(values) -> plugin_hparams_pb2.HParamsPluginData:
-  (_, value), = values
+  ((_, value),) = values
   assert value.metadata.plugin_data.plugin_name == "hparams"
   return plugin_hparams_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
 
@@ -52,7 +52,14 @@ def test_toy_log_loss_run_without_penalty_reads_well(tiny_toy_config, tmp_path):
 
 def test_arrays_are_not_written_as_scalars(tmp_path):
   writer = summary.SummaryWriter(tmp_path)
-  writer.scalars(1, {"eval/inception_score": np.float32(2.5), "eval/inception_score_splits": np.array([2.4, 2.6]),
-                     "eval/count": 3, "other/x": 1.0})
+  writer.scalars(
+    1,
+    {
+      "eval/inception_score": np.float32(2.5),
+      "eval/inception_score_splits": np.array([2.4, 2.6]),
+      "eval/count": 3,
+      "other/x": 1.0,
+    },
+  )
   writer.close()
   assert sorted(read_scalars(tmp_path)) == ["3_eval/count", "3_eval/inception_score", "other/x"]

@@ -90,12 +90,15 @@ def test_wrong_batch_shape_is_rejected(tiny_toy_config):
     make_train_step(gan)(state, jnp.zeros((1, 16, 2)), jax.random.key(0))
 
 
-@pytest.mark.parametrize("field,value,match", [
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
     ("loss", "wgann", "config.loss"),
     ("prior", "cauchy", "config.prior"),
     ("penalty", "r2", "config.penalty"),
     ("n_critic", 0, "n_critic"),
-])
+  ],
+)
 def test_bad_config_values_raise(tiny_toy_config, field, value, match):
   tiny_toy_config[field] = value
   with pytest.raises(ValueError, match=match):
@@ -122,8 +125,9 @@ def test_learning_rate_schedules():
 
   from jaxgan.optim import build_optimizer, learning_rate_schedule
 
-  c = ml_collections.ConfigDict(dict(name="sgd", learning_rate=1.0, schedule="linear", decay_steps=10,
-                                     end_value=0.0, warmup_steps=5, clip=0.0))
+  c = ml_collections.ConfigDict(
+    dict(name="sgd", learning_rate=1.0, schedule="linear", decay_steps=10, end_value=0.0, warmup_steps=5, clip=0.0)
+  )
   schedule = learning_rate_schedule(c)
   chex.assert_trees_all_close([float(schedule(i)) for i in (0, 5, 10, 15)], [0.0, 1.0, 0.5, 0.0], atol=1e-6)
   c.schedule, c.warmup_steps = "cosine", 0
@@ -137,7 +141,7 @@ def test_learning_rate_schedules():
   for _ in range(3):
     updates, state = tx.update(jnp.ones(()), state, params)
     moves.append(float(updates))
-  chex.assert_trees_all_close(moves, [-1.0, -(0.5 ** 0.1), -(0.5 ** 0.2)], rtol=1e-5)
+  chex.assert_trees_all_close(moves, [-1.0, -(0.5**0.1), -(0.5**0.2)], rtol=1e-5)
   c.schedule = "step"
   with pytest.raises(ValueError, match="schedule"):
     build_optimizer(c)
@@ -145,6 +149,7 @@ def test_learning_rate_schedules():
 
 def test_critic_dropout_gets_a_key_and_is_reproducible():
   from experiments.configs import bench_dcgan32
+
   c = bench_dcgan32.get_config()
   c.batch_size = 4
   c.generator.base_features = 4

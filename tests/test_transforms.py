@@ -66,8 +66,11 @@ def _max_norm_by_hand(kernel, c):
 
 def test_max_column_norm_projects_each_unit_and_leaves_vectors_alone():
   keys = jax.random.split(jax.random.key(0), 2)
-  params = {"dense": jax.random.normal(keys[0], (6, 4)) * 0.3, "conv": jax.random.normal(keys[1], (3, 3, 2, 5)) * 0.3,
-            "bias": jnp.array([3.0, -4.0])}
+  params = {
+    "dense": jax.random.normal(keys[0], (6, 4)) * 0.3,
+    "conv": jax.random.normal(keys[1], (3, 3, 2, 5)) * 0.3,
+    "bias": jnp.array([3.0, -4.0]),
+  }
   # SGD at rate 1 multiplies each column (last axis) by 0.5 or 8: some end inside the ball, some outside.
   factor = lambda p: jnp.where(jnp.arange(p.shape[-1]) % 2 == 0, 0.5, 8.0)
   grads = jax.tree.map(lambda p: p * (1.0 - factor(p)), params)

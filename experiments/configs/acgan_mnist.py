@@ -12,7 +12,8 @@ from experiments.configs import cgan_mnist
 def get_config():
   c = cgan_mnist.get_config()
   c.name = "acgan_mnist"
-  c.critic = ml_collections.ConfigDict({"name": "acgan", "backbone": "dcgan", "base_features": 64, "embedding": 128,
-                                        "batch_norm": True})
+  c.critic = ml_collections.ConfigDict(
+    {"name": "acgan", "backbone": "dcgan", "base_features": 64, "embedding": 128, "batch_norm": True}
+  )
   c.classifier = ml_collections.ConfigDict({"name": "acgan", "class_weight": 1.0})
   return c

@@ -9,71 +9,85 @@ from jaxgan import diagnostics, semi_supervised
 def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
   """An optimiser section: adam (b1, b2, eps), rmsprop (decay, eps), sgd (momentum); clip > 0 clips weights,
   max_norm > 0 caps every unit's incoming weight norm."""
-  fields = {"name": name, "learning_rate": learning_rate, "clip": 0.0, "max_norm": 0.0,
-            # learning-rate schedule: constant | linear | cosine | exponential, with optional linear warm-up
-            "schedule": "constant", "warmup_steps": 0, "decay_steps": 0, "end_value": 0.0}
+  fields = {
+    "name": name,
+    "learning_rate": learning_rate,
+    "clip": 0.0,
+    "max_norm": 0.0,
+    # learning-rate schedule: constant | linear | cosine | exponential, with optional linear warm-up
+    "schedule": "constant",
+    "warmup_steps": 0,
+    "decay_steps": 0,
+    "end_value": 0.0,
+  }
   fields.update(kwargs)
   return ml_collections.ConfigDict(fields)
 
 
 def image_data(name: str) -> ml_collections.ConfigDict:
   """A data section for an image dataset: tfds by default, or `source='npz:PATH'` / `'folder:PATH'`."""
-  return ml_collections.ConfigDict({
+  return ml_collections.ConfigDict(
+    {
       "name": name,
       "source": "tfds",
       "split": "train",
-      "data_dir": placeholder(str),    # where tfds keeps prepared data (tfds's default when unset)
+      "data_dir": placeholder(str),  # where tfds keeps prepared data (tfds's default when unset)
       "manual_dir": placeholder(str),  # a folder with the original files, for offline preparation
-      "max_examples": 0,               # > 0 keeps only the first N examples (low-data experiments)
+      "max_examples": 0,  # > 0 keeps only the first N examples (low-data experiments)
       "image_shape": placeholder(tuple),  # (H, W, C) for datasets the library does not know by name
-  })
+    }
+  )
 
 
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.name = "base"
   c.seed = 0
-  c.num_steps = 1000          # generator updates
-  c.max_train_minutes = 0.0   # > 0: also stop (save, evaluate) after this long; compile and periodic evals excluded
+  c.num_steps = 1000  # generator updates
+  c.max_train_minutes = 0.0  # > 0: also stop (save, evaluate) after this long; compile and periodic evals excluded
   c.batch_size = 64
-  c.n_critic = 1              # critic updates per step
-  c.n_generator = 1           # generator updates per step (T-GAN's authors use 2)
+  c.n_critic = 1  # critic updates per step
+  c.n_generator = 1  # generator updates per step (T-GAN's authors use 2)
   c.log_every = 100
   c.eval_every = 1000
   c.checkpoint_every = 1000
-  c.keep_checkpoints = 3      # newest checkpoints kept; the best one by best_metric is kept apart
-  c.best_metric = "auto"      # auto (reverse_kl on toy data, fid on images) | none | a metric the evaluation computes
-  c.best_mode = "min"         # min | max: which values of best_metric are better
-  c.eval_samples = 2500       # PacGAN evaluates coverage on 2,500 samples
-  c.eval_metrics = ()         # image metrics at eval steps (default fid, inception_score); see jaxgan.evaluation
-  c.inception_weights = ""    # FID Inception weights file: periodic metrics for images other than (Fashion-)MNIST
-  c.prefetch = 2              # batches prepared and placed on the devices ahead of the step (0: none)
-  c.parallel = "auto"          # auto | none | pmap | shard_map (auto: shard_map on several devices)
+  c.keep_checkpoints = 3  # newest checkpoints kept; the best one by best_metric is kept apart
+  c.best_metric = "auto"  # auto (reverse_kl on toy data, fid on images) | none | a metric the evaluation computes
+  c.best_mode = "min"  # min | max: which values of best_metric are better
+  c.eval_samples = 2500  # PacGAN evaluates coverage on 2,500 samples
+  c.eval_metrics = ()  # image metrics at eval steps (default fid, inception_score); see jaxgan.evaluation
+  c.inception_weights = ""  # FID Inception weights file: periodic metrics for images other than (Fashion-)MNIST
+  c.prefetch = 2  # batches prepared and placed on the devices ahead of the step (0: none)
+  c.parallel = "auto"  # auto | none | pmap | shard_map (auto: shard_map on several devices)
 
   c.loss = "ns_gan"
   c.penalty = "none"
   c.penalty_weight = 0.0
   c.prior = "normal"
   c.latent_dim = 2
-  c.num_classes = 0           # > 0: a conditional GAN (labels from the data; 'conditional' nets)
+  c.num_classes = 0  # > 0: a conditional GAN (labels from the data; 'conditional' nets)
 
-  c.tips = ml_collections.ConfigDict({
+  c.tips = ml_collections.ConfigDict(
+    {
       "label_smoothing": "none",  # none | one_sided | two_sided (log-loss GANs)
       "real_label": 0.9,
       "fake_label": 0.1,
-      "flip_fraction": 0.0,       # fraction of the discriminator's targets flipped
-      "instance_noise": 0.0,      # std of Gaussian noise on the discriminator's inputs
+      "flip_fraction": 0.0,  # fraction of the discriminator's targets flipped
+      "instance_noise": 0.0,  # std of Gaussian noise on the discriminator's inputs
       "instance_noise_anneal_steps": 0,  # > 0 anneals that std linearly to 0 over these steps
-  })
+    }
+  )
   c.classifier = semi_supervised.default_config()  # the discriminator as a classifier: none | ssgan | acgan
-  c.diagnostics = diagnostics.default_config()      # warnings when a run is dying (see jaxgan.diagnostics)
+  c.diagnostics = diagnostics.default_config()  # warnings when a run is dying (see jaxgan.diagnostics)
   # The DeLiGAN prior's options, read when prior = 'deligan' (jaxgan.priors.deligan_prior's defaults).
-  c.deligan = ml_collections.ConfigDict({"num_components": 50, "sigma_init_min": 0.05, "sigma_init_max": 0.2,
-                                         "sigma_reg": 0.05})
+  c.deligan = ml_collections.ConfigDict(
+    {"num_components": 50, "sigma_init_min": 0.05, "sigma_init_max": 0.2, "sigma_reg": 0.05}
+  )
   c.data = ml_collections.ConfigDict({"name": "grid25"})
   c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu"})
-  c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (128, 128, 128), "activation": "relu",
-                                        "spectral_norm": False})
+  c.critic = ml_collections.ConfigDict(
+    {"name": "mlp", "features": (128, 128, 128), "activation": "relu", "spectral_norm": False}
+  )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c

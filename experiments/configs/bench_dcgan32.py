@@ -26,10 +26,12 @@ def get_config():
   c.latent_dim = 100
   c.data = image_data("mnist")
   c.data.image_shape = (32, 32, 1)
-  c.generator = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 64, "batch_norm_eps": 0.8,
-                                           "upsample": "subpixel", "conv_impl": "auto"})
-  c.critic = ml_collections.ConfigDict({"name": "zoo_dcgan", "base_features": 16, "batch_norm_eps": 0.8,
-                                        "dropout_rate": 0.25, "conv_impl": "auto"})
+  c.generator = ml_collections.ConfigDict(
+    {"name": "zoo_dcgan", "base_features": 64, "batch_norm_eps": 0.8, "upsample": "subpixel", "conv_impl": "auto"}
+  )
+  c.critic = ml_collections.ConfigDict(
+    {"name": "zoo_dcgan", "base_features": 16, "batch_norm_eps": 0.8, "dropout_rate": 0.25, "conv_impl": "auto"}
+  )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c

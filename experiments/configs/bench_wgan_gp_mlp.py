@@ -22,8 +22,9 @@ def get_config():
   c.latent_dim = 100
   c.data = image_data("mnist")
   c.data.image_shape = (28, 28, 1)
-  c.generator = ml_collections.ConfigDict({"name": "zoo_mlp", "base_features": 128, "num_layers": 4,
-                                           "batch_norm_eps": 0.8})
+  c.generator = ml_collections.ConfigDict(
+    {"name": "zoo_mlp", "base_features": 128, "num_layers": 4, "batch_norm_eps": 0.8}
+  )
   c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (512, 256), "activation": "leaky_relu"})
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)

@@ -10,8 +10,24 @@ def get_config():
   c = dcgan_mnist.get_config()
   c.name = "cgan_mnist"
   c.num_classes = 10
-  c.generator = ml_collections.ConfigDict({"name": "conditional", "backbone": "dcgan", "base_features": 64,
-                                           "upsample": "transpose", "embed_dim": 16, "output_activation": "tanh"})
-  c.critic = ml_collections.ConfigDict({"name": "conditional", "backbone": "dcgan", "conditioning": "projection",
-                                        "base_features": 64, "embedding": 128, "batch_norm": True})
+  c.generator = ml_collections.ConfigDict(
+    {
+      "name": "conditional",
+      "backbone": "dcgan",
+      "base_features": 64,
+      "upsample": "transpose",
+      "embed_dim": 16,
+      "output_activation": "tanh",
+    }
+  )
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "conditional",
+      "backbone": "dcgan",
+      "conditioning": "projection",
+      "base_features": 64,
+      "embedding": 128,
+      "batch_norm": True,
+    }
+  )
   return c

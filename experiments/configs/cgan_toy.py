@@ -12,8 +12,16 @@ def get_config():
   c.num_steps = 2000
   c.data.name = "ring8"
   c.num_classes = 8
-  c.generator = ml_collections.ConfigDict({"name": "conditional", "backbone": "mlp", "features": (128, 128),
-                                           "activation": "relu", "embed_dim": 8})
-  c.critic = ml_collections.ConfigDict({"name": "conditional", "backbone": "mlp", "conditioning": "projection",
-                                        "features": (128, 128), "activation": "relu"})
+  c.generator = ml_collections.ConfigDict(
+    {"name": "conditional", "backbone": "mlp", "features": (128, 128), "activation": "relu", "embed_dim": 8}
+  )
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "conditional",
+      "backbone": "mlp",
+      "conditioning": "projection",
+      "features": (128, 128),
+      "activation": "relu",
+    }
+  )
   return c

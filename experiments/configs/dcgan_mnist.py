@@ -20,8 +20,9 @@ def get_config():
   c.latent_dim = 100
   c.data = image_data("mnist")
   c.generator = ml_collections.ConfigDict({"name": "dcgan", "base_features": 64, "upsample": "transpose"})
-  c.critic = ml_collections.ConfigDict({"name": "dcgan", "base_features": 64, "batch_norm": True, "norm": "none",
-                                        "spectral_norm": False})
+  c.critic = ml_collections.ConfigDict(
+    {"name": "dcgan", "base_features": 64, "batch_norm": True, "norm": "none", "spectral_norm": False}
+  )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c

@@ -11,6 +11,7 @@ def get_config():
   c.name = "deligan_mnist_lowdata"
   c.data.max_examples = 1000
   c.prior = "deligan"
-  c.deligan = ml_collections.ConfigDict({"num_components": 50, "sigma_init_min": 0.05, "sigma_init_max": 0.2,
-                                         "sigma_reg": 0.05})
+  c.deligan = ml_collections.ConfigDict(
+    {"num_components": 50, "sigma_init_min": 0.05, "sigma_init_max": 0.2, "sigma_reg": 0.05}
+  )
   return c

@@ -27,8 +27,9 @@ def get_config():
   c.penalty = "r1"
   c.penalty_weight = 0.3
   c.prior = "deligan"
-  c.deligan = ml_collections.ConfigDict({"num_components": 200, "sigma_init_min": 0.001, "sigma_init_max": 0.005,
-                                         "sigma_reg": 0.0})
+  c.deligan = ml_collections.ConfigDict(
+    {"num_components": 200, "sigma_init_min": 0.001, "sigma_init_max": 0.005, "sigma_reg": 0.0}
+  )
   for opt in (c.g_optimizer, c.d_optimizer):
     opt.learning_rate = 5e-4
     opt.schedule = "linear"

@@ -21,8 +21,9 @@ def get_config():
   c.prior = "uniform"
   c.latent_dim = 100
   c.data = image_data("mnist")
-  c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (1200, 1200), "activation": "relu",
-                                           "output_activation": "tanh"})
+  c.generator = ml_collections.ConfigDict(
+    {"name": "mlp", "features": (1200, 1200), "activation": "relu", "output_activation": "tanh"}
+  )
   c.critic = ml_collections.ConfigDict({"name": "mlp", "features": (240, 240), "activation": "leaky_relu"})
   # 1 / 1.000004 per update is exponential decay with half-life ln 2 / ln 1.000004 = 173,287 updates.
   c.g_optimizer = optimizer("sgd", 0.1, momentum=0.5, schedule="exponential", decay_steps=173287)

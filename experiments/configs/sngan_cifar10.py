@@ -25,8 +25,9 @@ def get_config():
   c.latent_dim = 128
   c.data = image_data("cifar10")
   c.generator = ml_collections.ConfigDict({"name": "resnet", "base_features": 256})
-  c.critic = ml_collections.ConfigDict({"name": "resnet", "base_features": 128, "spectral_norm": True,
-                                        "pooling": "sum"})
+  c.critic = ml_collections.ConfigDict(
+    {"name": "resnet", "base_features": 128, "spectral_norm": True, "pooling": "sum"}
+  )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9)
   return c

@@ -23,23 +23,40 @@ def get_config():
   c = base_config()
   c.name = "ssgan_mnist_100labels"
   c.seed = 1
-  c.num_steps = 180_000        # the paper's 300 epochs of 600 steps
+  c.num_steps = 180_000  # the paper's 300 epochs of 600 steps
   c.batch_size = 100
   c.n_critic = 1
   c.log_every = 100
   c.eval_every = 3000
   c.checkpoint_every = 3000
-  c.loss = "ns_gan"            # the discriminator's log loss; feature matching replaces the generator's loss
+  c.loss = "ns_gan"  # the discriminator's log loss; feature matching replaces the generator's loss
   c.prior = "uniform"
   c.latent_dim = 100
   c.data = image_data("mnist")
-  c.generator = ml_collections.ConfigDict({"name": "mlp", "features": (500, 500), "activation": "relu",
-                                           "batch_norm": True, "output_activation": "tanh"})
-  c.critic = ml_collections.ConfigDict({"name": "ssgan", "classes": 10, "backbone": "mlp",
-                                        "features": (1000, 500, 250, 250, 250), "activation": "relu",
-                                        "input_noise": 0.6, "hidden_noise": 0.5, "weight_norm": True})
-  c.classifier = ml_collections.ConfigDict({"name": "ssgan", "class_weight": 2.0, "feature_matching": True,
-                                            "labelled_per_class": 10, "labelled_batch_size": 100})
+  c.generator = ml_collections.ConfigDict(
+    {"name": "mlp", "features": (500, 500), "activation": "relu", "batch_norm": True, "output_activation": "tanh"}
+  )
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "ssgan",
+      "classes": 10,
+      "backbone": "mlp",
+      "features": (1000, 500, 250, 250, 250),
+      "activation": "relu",
+      "input_noise": 0.6,
+      "hidden_noise": 0.5,
+      "weight_norm": True,
+    }
+  )
+  c.classifier = ml_collections.ConfigDict(
+    {
+      "name": "ssgan",
+      "class_weight": 2.0,
+      "feature_matching": True,
+      "labelled_per_class": 10,
+      "labelled_batch_size": 100,
+    }
+  )
   c.g_optimizer = optimizer("adam", 3e-3, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 3e-3, b1=0.5, b2=0.999)
   return c

@@ -21,8 +21,17 @@ def get_config():
   c.latent_dim = 128
   c.data = image_data("cifar10")
   c.generator = ml_collections.ConfigDict({"name": "dcgan", "base_features": 64, "upsample": "transpose"})
-  c.critic = ml_collections.ConfigDict({"name": "tgan", "encoder": "dcgan", "base_features": 64, "embedding": 128,
-                                        "head_features": (128,), "activation": "relu", "spectral_norm": True})
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "tgan",
+      "encoder": "dcgan",
+      "base_features": 64,
+      "embedding": 128,
+      "head_features": (128,),
+      "activation": "relu",
+      "spectral_norm": True,
+    }
+  )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   return c

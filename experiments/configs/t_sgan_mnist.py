@@ -12,6 +12,15 @@ def get_config():
   c.name = "t_sgan_mnist"
   c.loss = "t_sgan"
   c.n_generator = 2
-  c.critic = ml_collections.ConfigDict({"name": "tgan", "encoder": "dcgan", "base_features": 64, "embedding": 128,
-                                        "head_features": (128,), "activation": "relu", "spectral_norm": True})
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "tgan",
+      "encoder": "dcgan",
+      "base_features": 64,
+      "embedding": 128,
+      "head_features": (128,),
+      "activation": "relu",
+      "spectral_norm": True,
+    }
+  )
   return c

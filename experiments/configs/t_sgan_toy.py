@@ -18,8 +18,16 @@ def get_config():
   c.loss = "t_sgan"
   c.latent_dim = 2
   c.data.name = "grid25"
-  c.critic = ml_collections.ConfigDict({"name": "tgan", "encoder": "mlp", "features": (128, 128, 128),
-                                        "head_features": (128,), "activation": "relu", "spectral_norm": True})
+  c.critic = ml_collections.ConfigDict(
+    {
+      "name": "tgan",
+      "encoder": "mlp",
+      "features": (128, 128, 128),
+      "head_features": (128,),
+      "activation": "relu",
+      "spectral_norm": True,
+    }
+  )
   c.g_optimizer = optimizer("adam", 1e-4, b1=0.5, b2=0.9)
   c.d_optimizer = optimizer("adam", 1e-4, b1=0.5, b2=0.9)
   return c

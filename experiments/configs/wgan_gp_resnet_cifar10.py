@@ -30,10 +30,11 @@ def get_config():
   c.latent_dim = 128
   c.data = image_data("cifar10")
   c.generator = ml_collections.ConfigDict({"name": "resnet", "base_features": 128})
-  c.critic = ml_collections.ConfigDict({"name": "resnet", "base_features": 128, "spectral_norm": False,
-                                        "pooling": "mean"})
-  c.g_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9, schedule="linear", decay_steps=_DECAY_STEPS,
-                            end_value=0.0)
-  c.d_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9, schedule="linear", decay_steps=c.n_critic * _DECAY_STEPS,
-                            end_value=0.0)
+  c.critic = ml_collections.ConfigDict(
+    {"name": "resnet", "base_features": 128, "spectral_norm": False, "pooling": "mean"}
+  )
+  c.g_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9, schedule="linear", decay_steps=_DECAY_STEPS, end_value=0.0)
+  c.d_optimizer = optimizer(
+    "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear", decay_steps=c.n_critic * _DECAY_STEPS, end_value=0.0
+  )
   return c

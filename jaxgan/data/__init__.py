@@ -18,8 +18,9 @@ from jaxgan.data.shapes import IMAGE_SHAPES, data_shape, is_toy, shard_rows
 from jaxgan.data.toy import TOY_DATASETS, ToyMixture, get_toy, mode_centers
 
 
-def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tuple[int, int] = (0, 1)
-                  ) -> Callable[[int], jax.Array]:
+def make_batch_fn(
+  config: ml_collections.ConfigDict, key: jax.Array, shard: tuple[int, int] = (0, 1)
+) -> Callable[[int], jax.Array]:
   """`next_batch(step) -> [n_critic, batch_size, *data_shape]`, a pure function of `key` and the step; with
   `config.num_classes > 0` it returns `(samples, labels [n_critic, batch_size])`.
 
@@ -40,8 +41,10 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
     mixture = get_toy(config.data.name)
     if conditional:
       if mixture.sample_labeled is None or len(mixture.centers) != config.num_classes:
-        raise ValueError(f"A conditional GAN on {config.data.name!r} labels samples by mode: set config.num_classes "
-                         f"to its number of modes ({0 if mixture.centers is None else len(mixture.centers)}).")
+        raise ValueError(
+          f"A conditional GAN on {config.data.name!r} labels samples by mode: set config.num_classes "
+          f"to its number of modes ({0 if mixture.centers is None else len(mixture.centers)})."
+        )
       draw = mixture.sample_labeled
     else:
       draw = mixture.sample
@@ -51,5 +54,14 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
   return images.make_image_batch_fn(config, key, (lo, hi))
 
 
-__all__ = ["make_batch_fn", "IMAGE_SHAPES", "TOY_DATASETS", "ToyMixture", "data_shape", "get_toy", "is_toy", "mode_centers",
-           "shard_rows"]
+__all__ = [
+  "make_batch_fn",
+  "IMAGE_SHAPES",
+  "TOY_DATASETS",
+  "ToyMixture",
+  "data_shape",
+  "get_toy",
+  "is_toy",
+  "mode_centers",
+  "shard_rows",
+]

@@ -38,8 +38,12 @@ from jaxgan.data.shapes import data_shape
 log = logging.getLogger(__name__)
 
 # The original files tfds's MNIST-style builders expect in manual_dir.
-_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-              "t10k-labels-idx1-ubyte.gz")
+_IDX_FILES = (
+  "train-images-idx3-ubyte.gz",
+  "train-labels-idx1-ubyte.gz",
+  "t10k-images-idx3-ubyte.gz",
+  "t10k-labels-idx1-ubyte.gz",
+)
 _ORIGINAL_FILES = {"mnist": _IDX_FILES, "fashion_mnist": _IDX_FILES}
 
 
@@ -56,11 +60,13 @@ def _missing_data_message(name: str, data_dir: str | None, manual_dir: str | Non
   files = _ORIGINAL_FILES.get(name)
   what = f"the files {', '.join(files)}" if files else "the dataset's original files (see its tfds catalog page)"
   where = f" (looked in manual_dir={manual_dir})" if manual_dir else ""
-  return (f"Dataset {name!r} is not prepared in data_dir={data_dir or '~/tensorflow_datasets'} and could not be "
-          f"downloaded{where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
-          f"To use it offline, put {what} into a folder DIR and pass --config.data.manual_dir=DIR "
-          "--config.data.data_dir=tfds_data (tfds verifies their checksums and prepares the dataset once), or use "
-          "--config.data.source=npz:PATH / folder:PATH for your own images.")
+  return (
+    f"Dataset {name!r} is not prepared in data_dir={data_dir or '~/tensorflow_datasets'} and could not be "
+    f"downloaded{where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
+    f"To use it offline, put {what} into a folder DIR and pass --config.data.manual_dir=DIR "
+    "--config.data.data_dir=tfds_data (tfds verifies their checksums and prepares the dataset once), or use "
+    "--config.data.source=npz:PATH / folder:PATH for your own images."
+  )
 
 
 def _is_prepared(tfds, name: str, data_dir: str | None) -> bool:
@@ -137,33 +143,45 @@ def _crop_and_resize(tf, image, crop: int, size: tuple[int, int] | None):
   return image
 
 
-def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
-               size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _load_tfds(
+  name: str,
+  split: str,
+  data_dir: str | None,
+  manual_dir: str | None,
+  crop: int = 0,
+  size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
   if not manual_dir:
     _check_tfds_can_download(name, data_dir)  # before importing TensorFlow, which alone takes many seconds
   try:
     import tensorflow as tf
     import tensorflow_datasets as tfds
   except ImportError as error:
-    raise ImportError(f"Loading {name!r} through tensorflow-datasets needs TensorFlow: pip install -e '.[data]' "
-                      f"(or pass --config.data.source=npz:PATH). ({error})") from None
+    raise ImportError(
+      f"Loading {name!r} through tensorflow-datasets needs TensorFlow: pip install -e '.[data]' "
+      f"(or pass --config.data.source=npz:PATH). ({error})"
+    ) from None
   _hide_accelerators_from_tf(tf)
   kwargs = {}
   if manual_dir:
     if not os.path.isdir(manual_dir):
-      raise FileNotFoundError(f"config.data.manual_dir={manual_dir} is not a folder; it must hold the original files "
-                              f"of {name!r}.")
+      raise FileNotFoundError(
+        f"config.data.manual_dir={manual_dir} is not a folder; it must hold the original files of {name!r}."
+      )
     kwargs["download_and_prepare_kwargs"] = {
-        # tfds caches extracted manual files by file name alone, and MNIST and Fashion-MNIST share names: a
-        # per-dataset extract_dir keeps one from silently reading the other's images.
-        "download_config": tfds.download.DownloadConfig(
-            manual_dir=manual_dir,
-            extract_dir=os.path.join(data_dir or os.path.expanduser("~/tensorflow_datasets"), "extracted", name))}
+      # tfds caches extracted manual files by file name alone, and MNIST and Fashion-MNIST share names: a
+      # per-dataset extract_dir keeps one from silently reading the other's images.
+      "download_config": tfds.download.DownloadConfig(
+        manual_dir=manual_dir,
+        extract_dir=os.path.join(data_dir or os.path.expanduser("~/tensorflow_datasets"), "extracted", name),
+      )
+    }
     missing = [f for f in _ORIGINAL_FILES.get(name, ()) if not os.path.exists(os.path.join(manual_dir, f))]
     if missing and not _is_prepared(tfds, name, data_dir):
       # Fail now: tfds would otherwise retry a download for minutes before giving up.
-      raise FileNotFoundError(_missing_data_message(
-          name, data_dir, manual_dir, FileNotFoundError(f"missing {', '.join(missing)}")))
+      raise FileNotFoundError(
+        _missing_data_message(name, data_dir, manual_dir, FileNotFoundError(f"missing {', '.join(missing)}"))
+      )
   try:
     if not crop and size is None:
       data = tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir, batch_size=-1, **kwargs))
@@ -171,8 +189,10 @@ def _load_tfds(name: str, split: str, data_dir: str | None, manual_dir: str | No
       return images, np.asarray(data.get("label", np.zeros(len(images))), np.int32)
     # Cropped and resized in tf.data batches, so the full-size images are never all in memory at once.
     dataset = tfds.load(name, split=split, data_dir=data_dir, **kwargs)
-    dataset = dataset.map(lambda ex: (_crop_and_resize(tf, ex["image"], crop, size), ex.get("label", 0)),
-                          num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+    dataset = dataset.map(
+      lambda ex: (_crop_and_resize(tf, ex["image"], crop, size), ex.get("label", 0)),
+      num_parallel_calls=tf.data.AUTOTUNE,
+    ).batch(1024)
     parts = [(np.asarray(x, np.uint8), np.asarray(y, np.int32)) for x, y in tfds.as_numpy(dataset)]
   except Exception as error:  # tfds raises many kinds (network, checksum, missing files)
     if isinstance(error, (ImportError, MemoryError)):
@@ -236,17 +256,23 @@ def _float_range(images: np.ndarray, name: str) -> tuple[float, float]:
     return 0.0, 1.0
   if hi <= 1 + _FLOAT_SLACK and lo >= -1 - _FLOAT_SLACK:
     return -1.0, 1.0
-  raise ValueError(f"{name}: float images span [{lo:.6g}, {hi:.6g}]; floats must lie in [0, 1] or [-1, 1] (or pass "
-                   "integers in [0, 255]).")
+  raise ValueError(
+    f"{name}: float images span [{lo:.6g}, {hi:.6g}]; floats must lie in [0, 1] or [-1, 1] (or pass "
+    "integers in [0, 255])."
+  )
 
 
 def _check_pixel_dtype(images: np.ndarray, name: str) -> None:
   if images.dtype.kind not in "uif":
-    raise ValueError(f"{name}: images of dtype {images.dtype} are not supported; pass integers in [0, 255] or floats "
-                     "in [0, 1] or [-1, 1].")
+    raise ValueError(
+      f"{name}: images of dtype {images.dtype} are not supported; pass integers in [0, 255] or floats "
+      "in [0, 1] or [-1, 1]."
+    )
   if images.dtype.kind in "ui" and images.size and (images.min() < 0 or images.max() > 255):
-    raise ValueError(f"{name}: integer images span [{images.min()}, {images.max()}], outside [0, 255]; pass uint8 "
-                     "(scale 16-bit data by 255 / 65535) or floats in [0, 1] or [-1, 1].")
+    raise ValueError(
+      f"{name}: integer images span [{images.min()}, {images.max()}], outside [0, 255]; pass uint8 "
+      "(scale 16-bit data by 255 / 65535) or floats in [0, 1] or [-1, 1]."
+    )
 
 
 def as_uint8_images(images: np.ndarray, name: str) -> np.ndarray:
@@ -267,8 +293,14 @@ def as_uint8_images(images: np.ndarray, name: str) -> np.ndarray:
   if images.dtype.kind in "ui" or not images.size:
     return images.astype(np.uint8)
   lo, hi = _float_range(images, name)
-  log.info("%s: float images in [%g, %g] (values span [%.4g, %.4g]); stored as uint8.", name, lo, hi,
-           float(images.min()), float(images.max()))
+  log.info(
+    "%s: float images in [%g, %g] (values span [%.4g, %.4g]); stored as uint8.",
+    name,
+    lo,
+    hi,
+    float(images.min()),
+    float(images.max()),
+  )
   scaled = (np.clip(images.astype(np.float64), lo, hi) - lo) * (255.0 / (hi - lo))
   return np.rint(scaled).astype(np.uint8)
 
@@ -299,8 +331,10 @@ def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     elif "jpeg" in archive:
       images, labels = _decode_jpeg_npz(archive, path, split)
     else:
-      raise ValueError(f"{path} holds neither `images` [N, H, W, C] nor the `jpeg`/`offsets` layout; "
-                       f"found keys {sorted(archive.keys())}.")
+      raise ValueError(
+        f"{path} holds neither `images` [N, H, W, C] nor the `jpeg`/`offsets` layout; "
+        f"found keys {sorted(archive.keys())}."
+      )
   if images.ndim == 3:
     images = images[..., None]
   return images, labels.astype(np.int32)
@@ -312,16 +346,21 @@ def _check_jpeg_layout(archive, path: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"{path} holds `jpeg` but no `offsets` [N + 1]; image i must be jpeg[offsets[i]:offsets[i + 1]].")
   jpeg, offsets = np.asarray(archive["jpeg"]), np.asarray(archive["offsets"])
   if jpeg.ndim != 1 or jpeg.dtype != np.uint8 or offsets.ndim != 1 or offsets.dtype.kind not in "iu":
-    raise ValueError(f"{path}: expected `jpeg` uint8 [bytes] and integer `offsets` [N + 1]; got {jpeg.dtype} "
-                     f"{jpeg.shape} and {offsets.dtype} {offsets.shape}.")
+    raise ValueError(
+      f"{path}: expected `jpeg` uint8 [bytes] and integer `offsets` [N + 1]; got {jpeg.dtype} "
+      f"{jpeg.shape} and {offsets.dtype} {offsets.shape}."
+    )
   if len(offsets) < 2 or offsets[0] < 0 or offsets[-1] > len(jpeg) or np.any(np.diff(offsets) <= 0):
-    raise ValueError(f"{path}: `offsets` must rise strictly from >= 0 to at most len(jpeg) = {len(jpeg)}, one more "
-                     f"entry than images; they span [{offsets.min() if len(offsets) else None}, "
-                     f"{offsets.max() if len(offsets) else None}] over {len(offsets)} entries.")
+    raise ValueError(
+      f"{path}: `offsets` must rise strictly from >= 0 to at most len(jpeg) = {len(jpeg)}, one more "
+      f"entry than images; they span [{offsets.min() if len(offsets) else None}, "
+      f"{offsets.max() if len(offsets) else None}] over {len(offsets)} entries."
+    )
   for name in ("labels", "is_test"):
     if name in archive and archive[name].shape != (len(offsets) - 1,):
-      raise ValueError(f"{path}: `{name}` has shape {archive[name].shape}; expected ({len(offsets) - 1},), one per "
-                       "image.")
+      raise ValueError(
+        f"{path}: `{name}` has shape {archive[name].shape}; expected ({len(offsets) - 1},), one per image."
+      )
   return jpeg, offsets
 
 
@@ -335,7 +374,7 @@ def _decode_jpeg_npz(archive, path: str, split: str) -> tuple[np.ndarray, np.nda
   index = np.flatnonzero(keep)
   if not len(index):
     raise ValueError(f"{path} holds no {split!r} images (see its `is_test`).")
-  images = [decode_image(jpeg[offsets[i]:offsets[i + 1]].tobytes(), f"{path} (image {i})") for i in index]
+  images = [decode_image(jpeg[offsets[i] : offsets[i + 1]].tobytes(), f"{path} (image {i})") for i in index]
   if len({im.shape for im in images}) > 1:
     raise ValueError(f"Images in {path} differ in size or channels ({sorted({im.shape for im in images})[:3]}...).")
   labels = np.asarray(archive["labels"])[index] if "labels" in archive else np.zeros(len(index), np.int32)
@@ -360,8 +399,16 @@ def _load_folder(path: str, channels: int | None = None) -> tuple[np.ndarray, np
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, source: str, split: str, data_dir: str | None, manual_dir: str | None, crop: int = 0,
-                 size: tuple[int, int] | None = None, channels: int | None = None):
+def _load_cached(
+  name: str,
+  source: str,
+  split: str,
+  data_dir: str | None,
+  manual_dir: str | None,
+  crop: int = 0,
+  size: tuple[int, int] | None = None,
+  channels: int | None = None,
+):
   if source == "tfds":
     return _load_tfds(name, split, data_dir, manual_dir, crop, size)
   if source.startswith("npz:"):
@@ -371,8 +418,9 @@ def _load_cached(name: str, source: str, split: str, data_dir: str | None, manua
   raise ValueError(f"Unknown config.data.source {source!r}; use 'tfds', 'npz:PATH' or 'folder:PATH'.")
 
 
-def load_images(data_config: ml_collections.ConfigDict, expected_shape: tuple[int, ...] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def load_images(
+  data_config: ml_collections.ConfigDict, expected_shape: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
   """Loads a whole split into memory.
 
   Args:
@@ -393,15 +441,24 @@ def load_images(data_config: ml_collections.ConfigDict, expected_shape: tuple[in
   # Image files are converted to the channels the nets expect (greyscale or RGB); without an expected shape, each
   # keeps its own.
   channels = int(expected_shape[-1]) if expected_shape is not None and expected_shape[-1] in (1, 3) else None
-  images, labels = _load_cached(data_config.name, source, data_config.get("split", "train") or "train",
-                                data_config.get("data_dir"), data_config.get("manual_dir"), crop, size,
-                                channels if source.startswith("folder:") else None)
+  images, labels = _load_cached(
+    data_config.name,
+    source,
+    data_config.get("split", "train") or "train",
+    data_config.get("data_dir"),
+    data_config.get("manual_dir"),
+    crop,
+    size,
+    channels if source.startswith("folder:") else None,
+  )
   limit = data_config.get("max_examples", 0) or 0
   if limit:
     images, labels = images[:limit], labels[:limit]
   if expected_shape is not None and tuple(images.shape[1:]) != tuple(expected_shape):
-    raise ValueError(f"Images of {data_config.name!r} have shape {images.shape[1:]}, but the nets were built for "
-                     f"{tuple(expected_shape)}; set config.data.image_shape or resize the data.")
+    raise ValueError(
+      f"Images of {data_config.name!r} have shape {images.shape[1:]}, but the nets were built for "
+      f"{tuple(expected_shape)}; set config.data.image_shape or resize the data."
+    )
   return images, labels
 
 
@@ -417,7 +474,7 @@ def batch_indices(seed: int, num_examples: int, start: int, count: int) -> np.nd
   while filled < count:
     epoch, offset = divmod(start + filled, num_examples)
     take = min(count - filled, num_examples - offset)
-    out[filled:filled + take] = _permutation(seed, epoch, num_examples)[offset:offset + take]
+    out[filled : filled + take] = _permutation(seed, epoch, num_examples)[offset : offset + take]
     filled += take
   return out
 
@@ -427,8 +484,9 @@ def _permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(num_examples)
 
 
-def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, rows: tuple[int, int] | None = None
-                        ) -> Callable[[int], jax.Array]:
+def make_image_batch_fn(
+  config: ml_collections.ConfigDict, key: jax.Array, rows: tuple[int, int] | None = None
+) -> Callable[[int], jax.Array]:
   """`next_batch(step) -> [n_critic, batch_size, H, W, C]` float32 in [-1, 1], deterministic in (key, step); with
   `config.num_classes > 0`, `(images, labels int32 [n_critic, batch_size])`.
 
@@ -438,8 +496,9 @@ def make_image_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, rows:
   images, labels = load_images(config.data, data_shape(config.data))
   num_classes = int(config.get("num_classes", 0))
   if num_classes and (labels.min() < 0 or labels.max() >= num_classes):
-    raise ValueError(f"Labels of {config.data.name!r} span [{labels.min()}, {labels.max()}], outside "
-                     f"config.num_classes={num_classes}.")
+    raise ValueError(
+      f"Labels of {config.data.name!r} span [{labels.min()}, {labels.max()}], outside config.num_classes={num_classes}."
+    )
   per_step = int(config.n_critic) * int(config.batch_size)
   if per_step > len(images):
     raise ValueError(f"n_critic * batch_size = {per_step} exceeds the {len(images)} images of {config.data.name!r}.")

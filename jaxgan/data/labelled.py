@@ -31,8 +31,10 @@ def labelled_subset(labels: np.ndarray, per_class: int, num_classes: int, seed: 
   for k in range(num_classes):
     of_class = order[labels[order] == k][:per_class]
     if len(of_class) < per_class:
-      raise ValueError(f"Class {k} has {len(of_class)} examples, fewer than config.classifier.labelled_per_class="
-                       f"{per_class}; lower it.")
+      raise ValueError(
+        f"Class {k} has {len(of_class)} examples, fewer than config.classifier.labelled_per_class="
+        f"{per_class}; lower it."
+      )
     chosen.append(of_class)
   return np.sort(np.concatenate(chosen))
 
@@ -46,8 +48,10 @@ def _toy_pools(config: ml_collections.ConfigDict, key: jax.Array, per_class: int
   mixture = get_toy(config.data.name)
   if mixture.centers is None or len(mixture.centers) != num_classes:
     modes = 0 if mixture.centers is None else len(mixture.centers)
-    raise ValueError(f"A semi-supervised GAN on {config.data.name!r} classifies its modes: set config.critic.classes "
-                     f"to its number of modes ({modes}).")
+    raise ValueError(
+      f"A semi-supervised GAN on {config.data.name!r} classifies its modes: set config.critic.classes "
+      f"to its number of modes ({modes})."
+    )
   labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
   noise = np.asarray(jax.random.normal(jax.random.fold_in(key, 1), (len(labels), 2)))
   points = (mixture.centers[labels] + mixture.std * noise).astype(np.float32)
@@ -55,8 +59,9 @@ def _toy_pools(config: ml_collections.ConfigDict, key: jax.Array, per_class: int
   return points, labels, sample
 
 
-def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tuple[int, int] = (0, 1)
-                  ) -> Callable[[int], SemiSupervisedBatch]:
+def make_batch_fn(
+  config: ml_collections.ConfigDict, key: jax.Array, shard: tuple[int, int] = (0, 1)
+) -> Callable[[int], SemiSupervisedBatch]:
   """`next_batch(step) -> SemiSupervisedBatch`, a pure function of (key, step), like `jaxgan.data.make_batch_fn`.
 
   Images: `config.classifier.labelled_per_class` examples of each class of the training split form the labelled
@@ -67,8 +72,9 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
   Args:
     shard: (process index, process count): this process keeps its contiguous slice of both global batches.
   """
-  section = ml_collections.ConfigDict({**semi_supervised.default_config().to_dict(),
-                                       **dict(config.get("classifier") or {})})
+  section = ml_collections.ConfigDict(
+    {**semi_supervised.default_config().to_dict(), **dict(config.get("classifier") or {})}
+  )
   per_class, labelled_batch = int(section.labelled_per_class), int(section.labelled_batch_size)
   num_classes = _num_classes(config)
   n_critic, batch_size = int(config.n_critic), int(config.batch_size)
@@ -82,14 +88,18 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
   else:
     images, all_labels = load_images(config.data, data_shape(config.data))
     if all_labels.min() < 0 or all_labels.max() >= num_classes:
-      raise ValueError(f"Labels of {config.data.name!r} span [{all_labels.min()}, {all_labels.max()}]; set "
-                       f"config.critic.classes to {all_labels.max() + 1}.")
+      raise ValueError(
+        f"Labels of {config.data.name!r} span [{all_labels.min()}, {all_labels.max()}]; set "
+        f"config.critic.classes to {all_labels.max() + 1}."
+      )
     chosen = labelled_subset(all_labels, per_class, num_classes, seed)
     labelled, labels = to_unit_range(images[chosen]), all_labels[chosen]
     unlabelled_pool = np.delete(images, chosen, axis=0)
     if n_critic * batch_size > len(unlabelled_pool):
-      raise ValueError(f"n_critic * batch_size = {n_critic * batch_size} exceeds the {len(unlabelled_pool)} "
-                       "unlabelled images; lower config.batch_size.")
+      raise ValueError(
+        f"n_critic * batch_size = {n_critic * batch_size} exceeds the {len(unlabelled_pool)} "
+        "unlabelled images; lower config.batch_size."
+      )
 
     def unlabelled_batch(step):
       index = batch_indices(seed, len(unlabelled_pool), step * n_critic * batch_size, n_critic * batch_size)
@@ -99,7 +109,8 @@ def make_batch_fn(config: ml_collections.ConfigDict, key: jax.Array, shard: tupl
     # A stream of its own (seed + 1) over the labelled set, which is tiny: each batch revisits it many times.
     index = batch_indices(seed + 1, len(labels), step * n_critic * labelled_batch, n_critic * labelled_batch)
     index = index.reshape(n_critic, labelled_batch)[:, labelled_rows]
-    return SemiSupervisedBatch(unlabelled_batch(step), jnp.asarray(labelled[index]),
-                               jnp.asarray(labels[index], jnp.int32))
+    return SemiSupervisedBatch(
+      unlabelled_batch(step), jnp.asarray(labelled[index]), jnp.asarray(labels[index], jnp.int32)
+    )
 
   return next_batch

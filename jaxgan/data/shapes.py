@@ -11,10 +11,10 @@ from jaxgan.data.toy import TOY_DATASETS
 
 # Shapes of the image datasets the configs name, [H, W, C].
 IMAGE_SHAPES = {
-    "mnist": (28, 28, 1),
-    "fashion_mnist": (28, 28, 1),
-    "cifar10": (32, 32, 3),
-    "celeb_a": (64, 64, 3),
+  "mnist": (28, 28, 1),
+  "fashion_mnist": (28, 28, 1),
+  "cifar10": (32, 32, 3),
+  "celeb_a": (64, 64, 3),
 }
 
 
@@ -31,8 +31,10 @@ def data_shape(data_config: ml_collections.ConfigDict) -> tuple[int, ...]:
     return (2,)
   if name in IMAGE_SHAPES:
     return IMAGE_SHAPES[name]
-  raise ValueError(f"Unknown dataset {name!r}; set config.data.name to a toy set {sorted(TOY_DATASETS)} or an "
-                   f"image set {sorted(IMAGE_SHAPES)}, or give config.data.image_shape=(H, W, C) for other images.")
+  raise ValueError(
+    f"Unknown dataset {name!r}; set config.data.name to a toy set {sorted(TOY_DATASETS)} or an "
+    f"image set {sorted(IMAGE_SHAPES)}, or give config.data.image_shape=(H, W, C) for other images."
+  )
 
 
 def is_toy(data_config: ml_collections.ConfigDict) -> bool:
@@ -50,7 +52,9 @@ def shard_rows(batch_size: int, shard: tuple[int, int], field: str = "batch_size
   if count < 1 or not 0 <= index < count:
     raise ValueError(f"A data shard (index, count) needs 0 <= index < count; got {shard}.")
   if batch_size % count:
-    raise ValueError(f"config.{field}={batch_size} must be divisible by the process count {count}; each process "
-                     f"reads {field} / {count} examples.")
+    raise ValueError(
+      f"config.{field}={batch_size} must be divisible by the process count {count}; each process "
+      f"reads {field} / {count} examples."
+    )
   per_shard = batch_size // count
   return index * per_shard, (index + 1) * per_shard

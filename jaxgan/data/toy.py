@@ -73,15 +73,15 @@ def _swiss_roll() -> ToyMixture:
 
 def _build_registry() -> dict[str, ToyMixture]:
   wgan_gp_scale = 2.0 / 1.414  # gan_toy.py: centres times 2, then every point divided by 1.414
-  grid_scale = 1.0 / 2.828     # gan_toy.py: grid {-4..4}, then divided by 2.828
+  grid_scale = 1.0 / 2.828  # gan_toy.py: grid {-4..4}, then divided by 2.828
   return {
-      "ring8": _gaussian_mixture("ring8", _ring_centers(8, 1.0), 0.01),
-      "grid25": _gaussian_mixture("grid25", _grid_centers(np.arange(-4.0, 5.0, 2.0)), 0.05),
-      "ring8_wgan_gp": _gaussian_mixture(
-          "ring8_wgan_gp", _ring_centers(8, 1.0) * wgan_gp_scale, 0.02 / 1.414),
-      "grid25_wgan_gp": _gaussian_mixture(
-          "grid25_wgan_gp", _grid_centers(np.arange(-4.0, 5.0, 2.0)) * grid_scale, 0.05 * grid_scale),
-      "swiss_roll": _swiss_roll(),
+    "ring8": _gaussian_mixture("ring8", _ring_centers(8, 1.0), 0.01),
+    "grid25": _gaussian_mixture("grid25", _grid_centers(np.arange(-4.0, 5.0, 2.0)), 0.05),
+    "ring8_wgan_gp": _gaussian_mixture("ring8_wgan_gp", _ring_centers(8, 1.0) * wgan_gp_scale, 0.02 / 1.414),
+    "grid25_wgan_gp": _gaussian_mixture(
+      "grid25_wgan_gp", _grid_centers(np.arange(-4.0, 5.0, 2.0)) * grid_scale, 0.05 * grid_scale
+    ),
+    "swiss_roll": _swiss_roll(),
   }
 
 
@@ -97,8 +97,7 @@ def get_toy(name: str) -> ToyMixture:
   try:
     return TOY_DATASETS[name]
   except KeyError:
-    raise ValueError(
-        f"Unknown toy dataset {name!r}; choose one of {sorted(TOY_DATASETS)}.") from None
+    raise ValueError(f"Unknown toy dataset {name!r}; choose one of {sorted(TOY_DATASETS)}.") from None
 
 
 def mode_centers(name: str) -> tuple[np.ndarray, float]:
@@ -111,4 +110,3 @@ def mode_centers(name: str) -> tuple[np.ndarray, float]:
   if mixture.centers is None:
     raise ValueError(f"Toy dataset {name!r} has no discrete modes; mode metrics do not apply to it.")
   return mixture.centers, mixture.std
-

@@ -74,15 +74,21 @@ def weights_path(dataset: str) -> str:
 
 def _check_dataset(dataset: str) -> None:
   if dataset not in CLASSIFIER_DATASETS:
-    raise ValueError(f"No classifier for dataset {dataset!r}; the shipped ones are {CLASSIFIER_DATASETS}. For "
-                     "natural images use jaxgan.metrics.inception.")
+    raise ValueError(
+      f"No classifier for dataset {dataset!r}; the shipped ones are {CLASSIFIER_DATASETS}. For "
+      "natural images use jaxgan.metrics.inception."
+    )
 
 
 def save_classifier(path: str | os.PathLike, classifier: Classifier) -> None:
   """Writes `classifier` (architecture in `meta`, variables) as one flax msgpack file."""
   module = classifier.module
-  meta = {**classifier.meta, "features": list(module.features), "hidden": module.hidden,
-          "num_classes": module.num_classes}
+  meta = {
+    **classifier.meta,
+    "features": list(module.features),
+    "hidden": module.hidden,
+    "num_classes": module.num_classes,
+  }
   variables = jax.tree.map(lambda v: np.asarray(v, np.float32), jax.device_get(classifier.variables))
   payload = {"meta": meta, "variables": flax.core.unfreeze(variables)}
   with open(path, "wb") as f:
@@ -96,13 +102,16 @@ def read_classifier(path: str | os.PathLike) -> Classifier:
     FileNotFoundError: if `path` does not exist, saying how to produce it.
   """
   if not os.path.exists(path):
-    raise FileNotFoundError(f"Classifier weights {path} not found. They ship with jaxgan (reinstall the package) "
-                            "or are written by `python -m experiments.train_classifier --dataset=...`.")
+    raise FileNotFoundError(
+      f"Classifier weights {path} not found. They ship with jaxgan (reinstall the package) "
+      "or are written by `python -m experiments.train_classifier --dataset=...`."
+    )
   with open(path, "rb") as f:
     payload = flax.serialization.msgpack_restore(f.read())
   meta = dict(payload["meta"])
-  module = MNISTClassifier(features=tuple(int(f) for f in meta["features"]), hidden=int(meta["hidden"]),
-                           num_classes=int(meta["num_classes"]))
+  module = MNISTClassifier(
+    features=tuple(int(f) for f in meta["features"]), hidden=int(meta["hidden"]), num_classes=int(meta["num_classes"])
+  )
   return Classifier(module, jax.tree.map(jnp.asarray, payload["variables"]), meta)
 
 
@@ -126,15 +135,17 @@ def _check_images(images) -> np.ndarray:
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
-    raise ValueError(f"The classifier takes images [N, 28, 28, 1] (or [N, 28, 28]) in [-1, 1]; got shape "
-                     f"{images.shape}.")
+    raise ValueError(
+      f"The classifier takes images [N, 28, 28, 1] (or [N, 28, 28]) in [-1, 1]; got shape {images.shape}."
+    )
   if images.dtype == np.uint8:
     raise ValueError("Got uint8 images; scale them to [-1, 1] first: jaxgan.data.images.to_unit_range(images).")
   return images.astype(np.float32)
 
 
-def classifier_outputs(images, dataset: str | Classifier = "mnist", batch_size: int = 500, progress: bool = False,
-                       desc: str = "classifier") -> tuple[np.ndarray, np.ndarray]:
+def classifier_outputs(
+  images, dataset: str | Classifier = "mnist", batch_size: int = 500, progress: bool = False, desc: str = "classifier"
+) -> tuple[np.ndarray, np.ndarray]:
   """Softmax probabilities and penultimate features of `images`, in one batched, jit-compiled pass.
 
   The last batch is padded to `batch_size`, so one compiled function serves any number of images.
@@ -157,13 +168,13 @@ def classifier_outputs(images, dataset: str | Classifier = "mnist", batch_size: 
   num = images.shape[0]
   probs, features = [], []
   for start in tqdm.tqdm(range(0, num, batch_size), desc=desc, disable=not progress, dynamic_ncols=True):
-    batch = images[start:start + batch_size]
+    batch = images[start : start + batch_size]
     pad = batch_size - batch.shape[0]
     if pad:
       batch = np.concatenate([batch, np.zeros((pad, *IMAGE_SHAPE), np.float32)])
     p, f = jax.device_get(_apply(classifier.module, classifier.variables, batch))
-    probs.append(p[:batch_size - pad])
-    features.append(f[:batch_size - pad])
+    probs.append(p[: batch_size - pad])
+    features.append(f[: batch_size - pad])
   hidden, classes = classifier.module.hidden, classifier.module.num_classes
   if not probs:
     return np.zeros((0, classes), np.float32), np.zeros((0, hidden), np.float32)

@@ -39,8 +39,9 @@ def as_features(x, name: str) -> np.ndarray:
   x = np.asarray(x, dtype=np.float64)
   if x.ndim != 2:
     raise ValueError(
-        f"{name} must be a 2-D array [num_samples, dim]; got shape {x.shape}. Flatten images with "
-        f"x.reshape(len(x), -1), or use x[:, None] for scalar samples.")
+      f"{name} must be a 2-D array [num_samples, dim]; got shape {x.shape}. Flatten images with "
+      f"x.reshape(len(x), -1), or use x[:, None] for scalar samples."
+    )
   if x.shape[0] == 0 or x.shape[1] == 0:
     raise ValueError(f"{name} is empty (shape {x.shape}); pass at least one sample with at least one feature.")
   if not np.all(np.isfinite(x)):
@@ -52,8 +53,9 @@ def check_same_dim(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> No
   """Raises a ValueError unless the [n, d] arrays `x` and `y` have the same feature dimension d."""
   if x.shape[1] != y.shape[1]:
     raise ValueError(
-        f"{x_name} has {x.shape[1]} features per sample but {y_name} has {y.shape[1]}; extract both sets with the "
-        "same feature extractor (and the same layer).")
+      f"{x_name} has {x.shape[1]} features per sample but {y_name} has {y.shape[1]}; extract both sets with the "
+      "same feature extractor (and the same layer)."
+    )
 
 
 def squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -116,8 +118,9 @@ def precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
   smallest = min(real.shape[0], fake.shape[0])
   if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < smallest:
     raise ValueError(
-        f"k must be an integer in [1, {smallest - 1}] (each sample needs k other samples in its set); got k={k!r} "
-        f"with {real.shape[0]} real and {fake.shape[0]} fake samples. Pass more samples or a smaller k.")
+      f"k must be an integer in [1, {smallest - 1}] (each sample needs k other samples in its set); got k={k!r} "
+      f"with {real.shape[0]} real and {fake.shape[0]} fake samples. Pass more samples or a smaller k."
+    )
   precision = _fraction_inside(fake, real, _kth_neighbor_sq_radius(real, k))
   recall = _fraction_inside(real, fake, _kth_neighbor_sq_radius(fake, k))
   return precision, recall
@@ -146,8 +149,9 @@ def one_nn_accuracy(real, fake) -> float:
   check_same_dim(real, fake, "real", "fake")
   if real.shape[0] != fake.shape[0]:
     raise ValueError(
-        f"one_nn_accuracy needs as many real as fake samples; got {real.shape[0]} and {fake.shape[0]}. Subsample "
-        "the larger set, e.g. real[:len(fake)].")
+      f"one_nn_accuracy needs as many real as fake samples; got {real.shape[0]} and {fake.shape[0]}. Subsample "
+      "the larger set, e.g. real[:len(fake)]."
+    )
   if real.shape[0] < 2:
     raise ValueError(f"one_nn_accuracy needs at least 2 samples per set; got {real.shape[0]}.")
   pooled = np.concatenate([real, fake])
@@ -182,8 +186,9 @@ def _sliced_wasserstein(x: np.ndarray, y: np.ndarray, num_projections: int, seed
   return float(np.mean([_wasserstein_1d(x_proj[:, i], y_proj[:, i]) for i in range(num_projections)]))
 
 
-def wasserstein_distance(x, y, method: str = "auto", max_exact_samples: int = 2000, num_projections: int = 256,
-                         seed: int = 0) -> float:
+def wasserstein_distance(
+  x, y, method: str = "auto", max_exact_samples: int = 2000, num_projections: int = 256, seed: int = 0
+) -> float:
   """1-Wasserstein distance between the empirical distributions of two sample sets (Euclidean ground cost).
 
   Methods:
@@ -229,8 +234,9 @@ def wasserstein_distance(x, y, method: str = "auto", max_exact_samples: int = 20
   equal = x.shape[0] == y.shape[0]
   if method == "exact" and not equal:
     raise ValueError(
-        f"Exact W1 in {x.shape[1]} dims needs equal set sizes (an optimal assignment); got {x.shape[0]} and "
-        f"{y.shape[0]}. Subsample to the same size or use method='sliced'.")
+      f"Exact W1 in {x.shape[1]} dims needs equal set sizes (an optimal assignment); got {x.shape[0]} and "
+      f"{y.shape[0]}. Subsample to the same size or use method='sliced'."
+    )
   if method == "auto" and (not equal or x.shape[0] > max_exact_samples):
     return wasserstein_distance(x, y, method="sliced", num_projections=num_projections, seed=seed)
   cost = scipy_distance.cdist(x, y)  # Direct differences: exact even for near-coincident points.

@@ -37,8 +37,10 @@ _BLOCK_ELEMENTS = 2**25
 def _as_mean(mu, name: str) -> np.ndarray:
   mu = np.asarray(mu, dtype=np.float64)
   if mu.ndim != 1 or mu.shape[0] == 0:
-    raise ValueError(f"{name} must be a non-empty 1-D mean vector [dim]; got shape {mu.shape}. Use "
-                     "feature_statistics(features) to compute it.")
+    raise ValueError(
+      f"{name} must be a non-empty 1-D mean vector [dim]; got shape {mu.shape}. Use "
+      "feature_statistics(features) to compute it."
+    )
   if not np.all(np.isfinite(mu)):
     raise ValueError(f"{name} contains NaN or inf.")
   return mu
@@ -47,16 +49,20 @@ def _as_mean(mu, name: str) -> np.ndarray:
 def _as_covariance(sigma, dim: int, name: str) -> np.ndarray:
   sigma = np.asarray(sigma, dtype=np.float64)
   if sigma.shape != (dim, dim):
-    raise ValueError(f"{name} must be a [{dim}, {dim}] covariance matching its mean; got shape {sigma.shape}. Use "
-                     "feature_statistics(features) to compute it.")
+    raise ValueError(
+      f"{name} must be a [{dim}, {dim}] covariance matching its mean; got shape {sigma.shape}. Use "
+      "feature_statistics(features) to compute it."
+    )
   if not np.all(np.isfinite(sigma)):
     raise ValueError(f"{name} contains NaN or inf.")
   scale = max(float(np.max(np.abs(sigma))), np.finfo(np.float64).tiny)
   asymmetry = float(np.max(np.abs(sigma - sigma.T))) / scale
   # float32 covariances are symmetric only to rounding; a real asymmetry means this is not a covariance.
   if asymmetry > 1e-5:
-    raise ValueError(f"{name} is not symmetric (relative asymmetry {asymmetry:.2g}); pass a covariance matrix, "
-                     "e.g. np.cov(features, rowvar=False).")
+    raise ValueError(
+      f"{name} is not symmetric (relative asymmetry {asymmetry:.2g}); pass a covariance matrix, "
+      "e.g. np.cov(features, rowvar=False)."
+    )
   return (sigma + sigma.T) / 2
 
 
@@ -131,8 +137,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
   mu1 = _as_mean(mu1, "mu1")
   mu2 = _as_mean(mu2, "mu2")
   if mu1.shape != mu2.shape:
-    raise ValueError(f"mu1 has dim {mu1.shape[0]} but mu2 has dim {mu2.shape[0]}; compute both statistics with the "
-                     "same feature extractor (and layer).")
+    raise ValueError(
+      f"mu1 has dim {mu1.shape[0]} but mu2 has dim {mu2.shape[0]}; compute both statistics with the "
+      "same feature extractor (and layer)."
+    )
   sigma1 = _as_covariance(sigma1, mu1.shape[0], "sigma1")
   sigma2 = _as_covariance(sigma2, mu2.shape[0], "sigma2")
   diff = mu1 - mu2
@@ -163,13 +171,17 @@ def fid_from_features(f1, f2) -> float:
   dim = f1.shape[1]
   for name, features in (("f1", f1), ("f2", f2)):
     if features.shape[0] < 2:
-      raise ValueError(f"fid_from_features needs at least 2 samples per set to estimate a covariance; {name} has "
-                       f"{features.shape[0]}.")
+      raise ValueError(
+        f"fid_from_features needs at least 2 samples per set to estimate a covariance; {name} has {features.shape[0]}."
+      )
     if features.shape[0] <= dim:
       warnings.warn(
-          f"fid_from_features: {name} has {features.shape[0]} samples for {dim}-d features, so its covariance is "
-          "singular; the distance is finite but biased and not comparable with published values. Use more samples "
-          "than feature dims (published FIDs use 50,000).", UserWarning, stacklevel=2)
+        f"fid_from_features: {name} has {features.shape[0]} samples for {dim}-d features, so its covariance is "
+        "singular; the distance is finite but biased and not comparable with published values. Use more samples "
+        "than feature dims (published FIDs use 50,000).",
+        UserWarning,
+        stacklevel=2,
+      )
   return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
 
 
@@ -190,9 +202,9 @@ def _laplacian_kernel(x: np.ndarray, y: np.ndarray, bandwidth: float) -> np.ndar
 
 
 _KERNELS = {
-    "gaussian": _gaussian_kernel,
-    "laplacian": _laplacian_kernel,
-    "polynomial": _polynomial_kernel,
+  "gaussian": _gaussian_kernel,
+  "laplacian": _laplacian_kernel,
+  "polynomial": _polynomial_kernel,
 }
 
 
@@ -201,7 +213,7 @@ def _kernel_sums(x: np.ndarray, y: np.ndarray, kernel, bandwidth) -> tuple[float
   total, trace = 0.0, 0.0
   step = max(1, _BLOCK_ELEMENTS // y.shape[0])
   for start in range(0, x.shape[0], step):
-    block = kernel(x[start:start + step], y, bandwidth)
+    block = kernel(x[start : start + step], y, bandwidth)
     total += float(block.sum())
     trace += float(np.trace(block, offset=start))
   return total, trace
@@ -255,10 +267,12 @@ def kid_from_features(f1, f2, num_subsets: int = 100, subset_size: int = 1000, s
   if subset_size >= smallest:
     # Every subset of the smaller set is then that whole set: the subsets barely differ and their std says nothing.
     warnings.warn(
-        f"kid_from_features: subset_size={subset_size} clamped to {smallest}, the size of the smaller set "
-        f"({f1.shape[0]} and {f2.shape[0]} samples), so the std over subsets is meaningless (0 when both sets have "
-        f"{smallest}); pass subset_size < {smallest}, e.g. {max(smallest // 2, 2)}, or more samples.", UserWarning,
-        stacklevel=2)
+      f"kid_from_features: subset_size={subset_size} clamped to {smallest}, the size of the smaller set "
+      f"({f1.shape[0]} and {f2.shape[0]} samples), so the std over subsets is meaningless (0 when both sets have "
+      f"{smallest}); pass subset_size < {smallest}, e.g. {max(smallest // 2, 2)}, or more samples.",
+      UserWarning,
+      stacklevel=2,
+    )
     subset_size = smallest
   rng = np.random.RandomState(seed)
   mmds = np.empty(num_subsets)
@@ -294,8 +308,9 @@ def median_heuristic_bandwidth(x, y) -> float:
   upper = np.triu_indices(pooled.shape[0], k=1)
   bandwidth = float(np.median(np.sqrt(squared_distances(pooled, pooled)[upper])))
   if bandwidth <= 0:
-    raise ValueError("The median distance between pooled samples is 0 (most samples coincide); pass an explicit "
-                     "bandwidth > 0.")
+    raise ValueError(
+      "The median distance between pooled samples is 0 (most samples coincide); pass an explicit bandwidth > 0."
+    )
   return bandwidth
 
 

@@ -68,8 +68,9 @@ class BasicConv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     ph, pw = self.padding
-    x = nn.Conv(self.features, tuple(self.kernel), strides=self.stride, padding=((ph, ph), (pw, pw)), use_bias=False,
-                name="conv")(x)
+    x = nn.Conv(
+      self.features, tuple(self.kernel), strides=self.stride, padding=((ph, ph), (pw, pw)), use_bias=False, name="conv"
+    )(x)
     return nn.relu(nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x))
 
 
@@ -155,12 +156,22 @@ class InceptionE(nn.Module):
   def __call__(self, x):
     b1 = BasicConv(320, name="branch1x1")(x)
     b3 = BasicConv(384, name="branch3x3_1")(x)
-    b3 = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], axis=-1)
+    b3 = jnp.concatenate(
+      [
+        BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+        BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3),
+      ],
+      axis=-1,
+    )
     bd = BasicConv(448, name="branch3x3dbl_1")(x)
     bd = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-                          BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], axis=-1)
+    bd = jnp.concatenate(
+      [
+        BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+        BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd),
+      ],
+      axis=-1,
+    )
     # The TF graph's last block max-pools here (a bug in the original graph that FID keeps).
     pooled = nn.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1))) if self.max_pool else _avg_pool(x)
     bp = BasicConv(192, name="branch_pool")(pooled)
@@ -212,8 +223,10 @@ RESIZE_MODES = ("pytorch_fid", "clean")
 def check_resize(resize: str) -> str:
   """`resize` if it names a mode of `RESIZE_MODES`; else a ValueError naming the choices."""
   if resize not in RESIZE_MODES:
-    raise ValueError(f"Unknown resize mode {resize!r}; choose one of {list(RESIZE_MODES)} (pytorch_fid: bilinear "
-                     "without antialiasing, as pytorch-fid; clean: antialiased PIL bicubic, as clean-fid).")
+    raise ValueError(
+      f"Unknown resize mode {resize!r}; choose one of {list(RESIZE_MODES)} (pytorch_fid: bilinear "
+      "without antialiasing, as pytorch-fid; clean: antialiased PIL bicubic, as clean-fid)."
+    )
   return resize
 
 
@@ -253,8 +266,7 @@ def preprocess(images: jax.Array) -> jax.Array:
   if images.shape[-1] == 1:
     images = jnp.repeat(images, 3, axis=-1)
   if images.shape[1:3] != (INPUT_SIZE, INPUT_SIZE):
-    images = jax.image.resize(images, (images.shape[0], INPUT_SIZE, INPUT_SIZE, 3), method="bilinear",
-                              antialias=False)
+    images = jax.image.resize(images, (images.shape[0], INPUT_SIZE, INPUT_SIZE, 3), method="bilinear", antialias=False)
   return 2.0 * images - 1.0
 
 
@@ -274,12 +286,15 @@ def cached_weights_path(url: str = FID_WEIGHTS_URL) -> Path:
 
 
 def _manual_recipe(url: str, target: Path) -> str:
-  return (f"On a machine with network: curl -L -o {target.name} {url}, then copy the file to {target} (or pass "
-          f"--inception_weights=PATH, or set ${WEIGHTS_ENV}=PATH).")
+  return (
+    f"On a machine with network: curl -L -o {target.name} {url}, then copy the file to {target} (or pass "
+    f"--inception_weights=PATH, or set ${WEIGHTS_ENV}=PATH)."
+  )
 
 
-def download_weights(url: str = FID_WEIGHTS_URL, sha256: str = FID_WEIGHTS_SHA256,
-                     timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+def download_weights(
+  url: str = FID_WEIGHTS_URL, sha256: str = FID_WEIGHTS_SHA256, timeout: float = DOWNLOAD_TIMEOUT_S
+) -> Path:
   """pytorch-fid's Inception weights in the cache folder (`cache_dir`), downloaded and checked once.
 
   A cached file is used as it is (it was checked before it was put there). A download goes to a temporary file in
@@ -314,12 +329,15 @@ def download_weights(url: str = FID_WEIGHTS_URL, sha256: str = FID_WEIGHTS_SHA25
             out.write(chunk)
       except (urllib.error.URLError, OSError) as error:  # HTTP errors, refused connections, DNS, timeouts
         reason = getattr(error, "reason", None) or error
-        raise ConnectionError(f"Cannot download the FID Inception weights from {url} ({reason}). "
-                              f"{_manual_recipe(url, target)}") from None
+        raise ConnectionError(
+          f"Cannot download the FID Inception weights from {url} ({reason}). {_manual_recipe(url, target)}"
+        ) from None
     if digest.hexdigest() != sha256.lower():
-      raise ValueError(f"The file downloaded from {url} has SHA-256 {digest.hexdigest()}, not the published "
-                       f"{sha256}; it was discarded (a proxy's error page or a changed file). "
-                       f"{_manual_recipe(url, target)}")
+      raise ValueError(
+        f"The file downloaded from {url} has SHA-256 {digest.hexdigest()}, not the published "
+        f"{sha256}; it was discarded (a proxy's error page or a changed file). "
+        f"{_manual_recipe(url, target)}"
+      )
     os.replace(temporary, target)
   finally:
     if os.path.exists(temporary):
@@ -328,18 +346,25 @@ def download_weights(url: str = FID_WEIGHTS_URL, sha256: str = FID_WEIGHTS_SHA25
 
 
 def _missing_weights_message(path: str | None) -> str:
-  where = f"{path} does not exist" if path else (f"no weights file given, ${WEIGHTS_ENV} is not set and "
-                                                 f"{cached_weights_path()} does not exist")
-  return (f"FID Inception weights not found: {where}. Where a network exists, run `python -m experiments.evaluate "
-          f"--download_inception` (or load_inception(download=True)) to fetch pytorch-fid's {FID_WEIGHTS_FILE} "
-          f"(about 91 MB, the TF 2015-12-05 Inception graph converted by pytorch-fid), check its SHA-256 and cache "
-          f"it. Without one: {_manual_recipe(FID_WEIGHTS_URL, cached_weights_path())} An .npz made with "
-          "jaxgan.metrics.inception.convert_to_npz works too.")
+  where = (
+    f"{path} does not exist"
+    if path
+    else (f"no weights file given, ${WEIGHTS_ENV} is not set and {cached_weights_path()} does not exist")
+  )
+  return (
+    f"FID Inception weights not found: {where}. Where a network exists, run `python -m experiments.evaluate "
+    f"--download_inception` (or load_inception(download=True)) to fetch pytorch-fid's {FID_WEIGHTS_FILE} "
+    f"(about 91 MB, the TF 2015-12-05 Inception graph converted by pytorch-fid), check its SHA-256 and cache "
+    f"it. Without one: {_manual_recipe(FID_WEIGHTS_URL, cached_weights_path())} An .npz made with "
+    "jaxgan.metrics.inception.convert_to_npz works too."
+  )
 
 
 # What to pass instead of a file that cannot be read.
-_WHAT_TO_PASS = (f"pass pytorch-fid's {FID_WEIGHTS_FILE} ({FID_WEIGHTS_URL}) or an .npz made from it with "
-                 "jaxgan.metrics.inception.convert_to_npz")
+_WHAT_TO_PASS = (
+  f"pass pytorch-fid's {FID_WEIGHTS_FILE} ({FID_WEIGHTS_URL}) or an .npz made from it with "
+  "jaxgan.metrics.inception.convert_to_npz"
+)
 
 
 class _RefusedContent(pickle.UnpicklingError):
@@ -372,9 +397,16 @@ class _TorchUnpickler(_PlainUnpickler):
   """
 
   _DTYPES: ClassVar[dict[str, type]] = {
-      "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16, "LongStorage": np.int64,
-      "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
-      "BoolStorage": np.bool_}
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+  }
 
   def __init__(self, file, load_storage, rebuild_tensor=None):
     super().__init__(file)
@@ -414,9 +446,16 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *args):
 def _strided_copy(storage: np.ndarray, offset: Any, size: Any, stride: Any) -> np.ndarray:
   """The tensor `size`/`stride` from element `offset` of a 1-D storage, after checking it lies inside the storage
   (`as_strided` would otherwise read memory outside it)."""
-  if not (isinstance(storage, np.ndarray) and storage.ndim == 1 and _is_count(offset)
-          and isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list)) and len(size) == len(stride)
-          and all(map(_is_count, size)) and all(map(_is_count, stride))):
+  if not (
+    isinstance(storage, np.ndarray)
+    and storage.ndim == 1
+    and _is_count(offset)
+    and isinstance(size, (tuple, list))
+    and isinstance(stride, (tuple, list))
+    and len(size) == len(stride)
+    and all(map(_is_count, size))
+    and all(map(_is_count, stride))
+  ):
     raise ValueError("a tensor's storage, offset, size or stride is malformed")
   count = int(np.prod(size, dtype=np.int64)) if size else 1
   if count:
@@ -424,8 +463,9 @@ def _strided_copy(storage: np.ndarray, offset: Any, size: Any, stride: Any) -> n
     # A state dict's tensors never hold more elements than their storage (that would be a broadcast view).
     if last >= storage.shape[0] or count > storage.shape[0]:
       raise ValueError(f"a tensor of size {tuple(size)} lies outside its storage of {storage.shape[0]} elements")
-  return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                         strides=tuple(s * storage.itemsize for s in stride)).copy()
+  return np.lib.stride_tricks.as_strided(
+    storage[offset:], shape=tuple(size), strides=tuple(s * storage.itemsize for s in stride)
+  ).copy()
 
 
 def _rebuild_tensor(storage, offset, size, stride, *args):
@@ -445,7 +485,7 @@ def _read_zip_checkpoint(path: str) -> dict[str, np.ndarray]:
     pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
     if len(pickles) != 1:
       raise ValueError("it is a zip file but not a torch checkpoint (no single data.pkl inside)")
-    root = pickles[0][:-len("data.pkl")]
+    root = pickles[0][: -len("data.pkl")]
 
     def load_storage(key, dtype, numel):
       return _storage_bytes(archive.read(f"{root}data/{key}"), dtype, numel)
@@ -476,12 +516,28 @@ def read_torch_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
       raise TypeError("it holds something other than a state dict of tensors")
     return dict(state)
   except _RefusedContent as error:
-    raise ValueError(f"{path} holds disallowed content ({error}), which no weights file needs; it was refused, not "
-                     f"run. Use only weights from a source you trust: {_WHAT_TO_PASS}.") from None
-  except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-          OverflowError, NotImplementedError, zipfile.BadZipFile, zlib.error, OSError) as error:
-    raise ValueError(f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not a torch "
-                     f"checkpoint ({type(error).__name__}: {error}); {_WHAT_TO_PASS}.") from None
+    raise ValueError(
+      f"{path} holds disallowed content ({error}), which no weights file needs; it was refused, not "
+      f"run. Use only weights from a source you trust: {_WHAT_TO_PASS}."
+    ) from None
+  except (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+  ) as error:
+    raise ValueError(
+      f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not a torch "
+      f"checkpoint ({type(error).__name__}: {error}); {_WHAT_TO_PASS}."
+    ) from None
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -541,8 +597,12 @@ def _flax_path(name: str) -> tuple[tuple[str, ...], bool]:
   *modules, leaf = name.split(".")
   kind = modules[-1] if modules else ""
   if kind == "bn":
-    collection, flax_leaf = {"weight": ("params", "scale"), "bias": ("params", "bias"),
-                             "running_mean": ("batch_stats", "mean"), "running_var": ("batch_stats", "var")}[leaf]
+    collection, flax_leaf = {
+      "weight": ("params", "scale"),
+      "bias": ("params", "bias"),
+      "running_mean": ("batch_stats", "mean"),
+      "running_var": ("batch_stats", "var"),
+    }[leaf]
   elif leaf == "weight":
     collection, flax_leaf = "params", "kernel"
   else:
@@ -592,10 +652,11 @@ def convert_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
   missing = [".".join(p[1:]) for p in template if p not in flat]
   if unexpected or missing or misshaped:
     raise ValueError(
-        "The state dict does not fit pytorch-fid's FID Inception network (pass "
-        f"{FID_WEIGHTS_FILE}, not a torchvision ImageNet checkpoint): unexpected keys {unexpected[:5]}"
-        f"{'...' if len(unexpected) > 5 else ''}, missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-        f"wrong shapes {misshaped[:5]}.")
+      "The state dict does not fit pytorch-fid's FID Inception network (pass "
+      f"{FID_WEIGHTS_FILE}, not a torchvision ImageNet checkpoint): unexpected keys {unexpected[:5]}"
+      f"{'...' if len(unexpected) > 5 else ''}, missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+      f"wrong shapes {misshaped[:5]}."
+    )
   return flax.traverse_util.unflatten_dict(flat)
 
 
@@ -629,10 +690,20 @@ def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]
   try:
     with np.load(path, allow_pickle=False) as archive:
       return {name: archive[name] for name in archive.files}
-  except (ValueError, EOFError, KeyError, AttributeError, NotImplementedError, zipfile.BadZipFile, zlib.error,
-          OSError) as error:
-    raise ValueError(f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not an .npz "
-                     f"archive ({type(error).__name__}: {error}); {_WHAT_TO_PASS}.") from None
+  except (
+    ValueError,
+    EOFError,
+    KeyError,
+    AttributeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+  ) as error:
+    raise ValueError(
+      f"{path} cannot be read as FID Inception weights: it is truncated, corrupt or not an .npz "
+      f"archive ({type(error).__name__}: {error}); {_WHAT_TO_PASS}."
+    ) from None
 
 
 def convert_to_npz(pth_path: str | os.PathLike, npz_path: str | os.PathLike) -> None:
@@ -676,8 +747,14 @@ def _forward(module: FIDInceptionV3, variables: Any, images: jax.Array) -> tuple
   return module.apply(variables, images)
 
 
-def inception_outputs(images, inception: Inception, batch_size: int = 50, progress: bool = False,
-                      desc: str = "inception", resize: str = "pytorch_fid") -> tuple[np.ndarray, np.ndarray]:
+def inception_outputs(
+  images,
+  inception: Inception,
+  batch_size: int = 50,
+  progress: bool = False,
+  desc: str = "inception",
+  resize: str = "pytorch_fid",
+) -> tuple[np.ndarray, np.ndarray]:
   """pool3 features and logits of `images`, batched and jit-compiled (the last batch is padded).
 
   Args:
@@ -700,7 +777,7 @@ def inception_outputs(images, inception: Inception, batch_size: int = 50, progre
   batch_size = max(1, min(batch_size, images.shape[0]))  # a small set is not padded to a full batch
   pools, logits = [], []
   for start in tqdm.tqdm(range(0, images.shape[0], batch_size), desc=desc, disable=not progress, dynamic_ncols=True):
-    batch = _preprocess(resized(images[start:start + batch_size]))
+    batch = _preprocess(resized(images[start : start + batch_size]))
     keep = batch.shape[0]
     if keep < batch_size:
       batch = jnp.concatenate([batch, jnp.zeros((batch_size - keep, *batch.shape[1:]), batch.dtype)])

@@ -49,25 +49,29 @@ def check_probs(probs, name: str = "probs") -> np.ndarray:
   probs = np.asarray(probs, dtype=np.float64)
   if probs.ndim != 2:
     raise ValueError(
-        f"{name} must be a 2-D array [num_samples, num_classes] of class probabilities; got shape {probs.shape}. "
-        "Stack the classifier's softmax outputs along axis 0.")
+      f"{name} must be a 2-D array [num_samples, num_classes] of class probabilities; got shape {probs.shape}. "
+      "Stack the classifier's softmax outputs along axis 0."
+    )
   if probs.shape[0] == 0:
     raise ValueError(f"{name} is empty (shape {probs.shape}); pass at least one sample.")
   if probs.shape[1] < 2:
     raise ValueError(
-        f"{name} has {probs.shape[1]} class(es) (shape {probs.shape}); expected [num_samples, num_classes] with "
-        "num_classes >= 2. Did you pass class indices instead of probabilities?")
+      f"{name} has {probs.shape[1]} class(es) (shape {probs.shape}); expected [num_samples, num_classes] with "
+      "num_classes >= 2. Did you pass class indices instead of probabilities?"
+    )
   if not np.all(np.isfinite(probs)):
     raise ValueError(f"{name} contains NaN or inf; check the classifier's outputs.")
   if np.min(probs) < 0:
     raise ValueError(
-        f"{name} has negative entries (min {np.min(probs):.3g}); pass softmax probabilities, not logits: "
-        "jax.nn.softmax(logits, axis=-1).")
+      f"{name} has negative entries (min {np.min(probs):.3g}); pass softmax probabilities, not logits: "
+      "jax.nn.softmax(logits, axis=-1)."
+    )
   worst = float(np.max(np.abs(probs.sum(axis=1) - 1.0)))
   if worst > _SUM_TOLERANCE:
     raise ValueError(
-        f"Rows of {name} must sum to 1 (the worst row is off by {worst:.3g}); pass softmax probabilities, not "
-        "logits: jax.nn.softmax(logits, axis=-1).")
+      f"Rows of {name} must sum to 1 (the worst row is off by {worst:.3g}); pass softmax probabilities, not "
+      "logits: jax.nn.softmax(logits, axis=-1)."
+    )
   return probs
 
 
@@ -102,11 +106,12 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     raise ValueError(f"splits must be a positive integer; got {splits!r}.")
   if num_samples < splits:
     raise ValueError(
-        f"inception_score needs at least one sample per split: got {num_samples} samples for splits={splits}. "
-        "Pass more samples (the reference uses 50,000) or a smaller `splits`.")
+      f"inception_score needs at least one sample per split: got {num_samples} samples for splits={splits}. "
+      "Pass more samples (the reference uses 50,000) or a smaller `splits`."
+    )
   scores = []
   for i in range(splits):
-    part = probs[i * num_samples // splits:(i + 1) * num_samples // splits]
+    part = probs[i * num_samples // splits : (i + 1) * num_samples // splits]
     scores.append(np.exp(_mean_kl(part, part.mean(axis=0))))
   return float(np.mean(scores)), float(np.std(scores))
 
@@ -186,8 +191,9 @@ def mode_score(probs, real_probs) -> float:
   real = check_probs(real[None, :] if real.ndim == 1 else real, "real_probs")
   if real.shape[1] != probs.shape[1]:
     raise ValueError(
-        f"probs has {probs.shape[1]} classes but real_probs has {real.shape[1]}; score both sets with the same "
-        "classifier.")
+      f"probs has {probs.shape[1]} classes but real_probs has {real.shape[1]}; score both sets with the same "
+      "classifier."
+    )
   marginal = probs.mean(axis=0)
   real_marginal = np.maximum(real.mean(axis=0), _LOG_FLOOR)
   log_is = _mean_kl(probs, marginal)
@@ -200,16 +206,18 @@ def _check_labels(labels, probs_shape: tuple[int, int]) -> np.ndarray:
   num_samples, num_classes = probs_shape
   if labels.ndim != 1 or labels.shape[0] != num_samples:
     raise ValueError(
-        f"labels must be a 1-D array [num_samples] = [{num_samples}] of class indices; got shape {labels.shape}. "
-        "For one-hot labels pass labels.argmax(-1).")
+      f"labels must be a 1-D array [num_samples] = [{num_samples}] of class indices; got shape {labels.shape}. "
+      "For one-hot labels pass labels.argmax(-1)."
+    )
   if labels.dtype.kind not in "iu":
     if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
       raise ValueError(f"labels must be integer class indices; got dtype {labels.dtype} with non-integer values.")
     labels = labels.astype(np.int64)
   if num_samples and (labels.min() < 0 or labels.max() >= num_classes):
     raise ValueError(
-        f"labels must lie in [0, {num_classes}) to match probs' {num_classes} classes; got values in "
-        f"[{labels.min()}, {labels.max()}].")
+      f"labels must lie in [0, {num_classes}) to match probs' {num_classes} classes; got values in "
+      f"[{labels.min()}, {labels.max()}]."
+    )
   return labels
 
 
@@ -230,8 +238,7 @@ def classifier_accuracy(probs, labels) -> float:
   """
   probs = np.asarray(probs)
   if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
-    raise ValueError(
-        f"probs must be a non-empty 2-D array [num_samples, num_classes >= 2]; got shape {probs.shape}.")
+    raise ValueError(f"probs must be a non-empty 2-D array [num_samples, num_classes >= 2]; got shape {probs.shape}.")
   if not np.all(np.isfinite(probs)):
     raise ValueError("probs contains NaN or inf; check the classifier's outputs.")
   labels = _check_labels(labels, probs.shape)

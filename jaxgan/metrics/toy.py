@@ -28,7 +28,8 @@ def nearest_mode(samples: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, 
   centers = np.asarray(centers, np.float64)
   if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
     raise ValueError(
-        f"Expected samples [n, d] and centers [k, d] with the same d; got {samples.shape} and {centers.shape}.")
+      f"Expected samples [n, d] and centers [k, d] with the same d; got {samples.shape} and {centers.shape}."
+    )
   dists = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
   index = np.argmin(dists, axis=1)
   return index, dists[np.arange(len(samples)), index]
@@ -72,7 +73,7 @@ def reverse_kl(samples: np.ndarray, centers: np.ndarray, weights: np.ndarray | N
 def toy_metrics(samples: np.ndarray, centers: np.ndarray, std: float) -> dict[str, float]:
   """`modes_covered`, `high_quality_fraction` and `reverse_kl` of `samples` [n, d] in one dict."""
   return {
-      "modes_covered": modes_covered(samples, centers, std),
-      "high_quality_fraction": high_quality_fraction(samples, centers, std),
-      "reverse_kl": reverse_kl(samples, centers),
+    "modes_covered": modes_covered(samples, centers, std),
+    "high_quality_fraction": high_quality_fraction(samples, centers, std),
+    "reverse_kl": reverse_kl(samples, centers),
   }

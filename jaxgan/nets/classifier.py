@@ -87,13 +87,21 @@ class _ClassifierCritic(nn.Module):
 
   def backbone_features(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
     if self.backbone not in BACKBONES:
-      raise ValueError(f"Unknown classifier critic backbone {self.backbone!r}; set config.critic.backbone to one of "
-                       f"{BACKBONES}.")
+      raise ValueError(
+        f"Unknown classifier critic backbone {self.backbone!r}; set config.critic.backbone to one of {BACKBONES}."
+      )
     h = _gaussian_noise(self, x, self.input_noise, train)
     if self.backbone == "dcgan":
-      features = leaky_relu(DCGANCritic(base_features=self.base_features, batch_norm=self.batch_norm, norm=self.norm,
-                                        spectral_norm=self.spectral_norm, output_features=self.embedding,
-                                        axis_name=self.axis_name)(h, train))
+      features = leaky_relu(
+        DCGANCritic(
+          base_features=self.base_features,
+          batch_norm=self.batch_norm,
+          norm=self.norm,
+          spectral_norm=self.spectral_norm,
+          output_features=self.embedding,
+          axis_name=self.axis_name,
+        )(h, train)
+      )
       return features, _gaussian_noise(self, features, self.hidden_noise, train)
     act = get_activation(self.activation)
     h = jnp.reshape(h, (h.shape[0], -1))

@@ -56,12 +56,22 @@ class ConditionalGenerator(nn.Module):
     _check_labels(labels, z.shape[0])
     h = jnp.concatenate([z, nn.Embed(self.num_classes, self.embed_dim)(labels)], axis=-1)
     if self.backbone == "mlp":
-      return MLPGenerator(features=self.features, output_shape=self.output_shape, activation=self.activation,
-                          batch_norm=self.batch_norm, output_activation=self.output_activation,
-                          axis_name=self.axis_name)(h, train)
+      return MLPGenerator(
+        features=self.features,
+        output_shape=self.output_shape,
+        activation=self.activation,
+        batch_norm=self.batch_norm,
+        output_activation=self.output_activation,
+        axis_name=self.axis_name,
+      )(h, train)
     if self.backbone == "dcgan":
-      return DCGANGenerator(output_shape=self.output_shape, base_features=self.base_features, upsample=self.upsample,
-                            conv_impl=self.conv_impl, axis_name=self.axis_name)(h, train)
+      return DCGANGenerator(
+        output_shape=self.output_shape,
+        base_features=self.base_features,
+        upsample=self.upsample,
+        conv_impl=self.conv_impl,
+        axis_name=self.axis_name,
+      )(h, train)
     raise ValueError(f"Unknown conditional generator backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
 
 
@@ -106,9 +116,14 @@ class ConditionalCritic(nn.Module):
     if self.backbone == "mlp":
       phi = jax.nn.relu(mlp_features(self, x, train, tuple(self.features), self.activation, self.spectral_norm))
     elif self.backbone == "dcgan":
-      phi = DCGANCritic(base_features=self.base_features, batch_norm=self.batch_norm,
-                        spectral_norm=self.spectral_norm, output_features=self.embedding,
-                        conv_impl=self.conv_impl, axis_name=self.axis_name)(x, train)
+      phi = DCGANCritic(
+        base_features=self.base_features,
+        batch_norm=self.batch_norm,
+        spectral_norm=self.spectral_norm,
+        output_features=self.embedding,
+        conv_impl=self.conv_impl,
+        axis_name=self.axis_name,
+      )(x, train)
     else:
       raise ValueError(f"Unknown conditional critic backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
     unconditional = maybe_spectral(nn.Dense(1), self.spectral_norm, train)(phi)[:, 0]

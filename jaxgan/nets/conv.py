@@ -28,7 +28,6 @@ matrix-vector products, stay XLA's convolutions.
 derivatives well, and `lax.conv_general_dilated` is used unchanged. Per-layer timings: `benchmarks/conv_layers.py`.
 """
 
-
 from __future__ import annotations
 
 import functools
@@ -63,6 +62,7 @@ def resolve_impl(impl: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ the fast form
+
 
 def _pad_or_crop(x: jax.Array, pads: Pads) -> jax.Array:
   """x [B, H, W, C] zero-padded (or, for negative entries, cropped) by pads ((top, bottom), (left, right))."""
@@ -99,8 +99,13 @@ def _batch_chunk(padded_image_bytes: int, batch: int) -> int:
 Tap = tuple[tuple[int, int], int, tuple[int, int]]
 
 
-def _kernel_grad(x_padded: jax.Array, dys: Sequence[jax.Array], taps: Sequence[Tap], strides: tuple[int, int],
-                 kernel_hw: tuple[int, int]) -> jax.Array:
+def _kernel_grad(
+  x_padded: jax.Array,
+  dys: Sequence[jax.Array],
+  taps: Sequence[Tap],
+  strides: tuple[int, int],
+  kernel_hw: tuple[int, int],
+) -> jax.Array:
   """The kernel gradient [kh, kw, C, O] as one matmul per kernel tap, summed over chunks of the batch.
 
   Args:
@@ -129,8 +134,9 @@ def _kernel_grad(x_padded: jax.Array, dys: Sequence[jax.Array], taps: Sequence[T
     products = []
     for _, part, (u, v) in taps:
       if (u, v) not in views:  # a view shared by several output phases is sliced once
-        view = lax.slice(x_chunk, (0, u, v, 0), (chunk, u + sh * (ho - 1) + 1, v + sw * (wo - 1) + 1, c),
-                         (1, sh, sw, 1))
+        view = lax.slice(
+          x_chunk, (0, u, v, 0), (chunk, u + sh * (ho - 1) + 1, v + sw * (wo - 1) + 1, c), (1, sh, sw, 1)
+        )
         views[u, v] = jnp.reshape(view, (-1, c))
       products.append(lax.optimization_barrier(dy_ts[part] @ views[u, v]))
     return jnp.stack(products)
@@ -175,8 +181,9 @@ def _conv_strided_bwd(strides, pads, residuals, dy):
   kh, kw = kernel.shape[:2]
   taps = [((p, q), 0, (p, q)) for p in range(kh) for q in range(kw)]
   dk = _kernel_grad(_pad_or_crop(x, pads), [dy], taps, strides, (kh, kw))
-  grad_pads = tuple(_input_grad_pads(n, k, s, pad, m) for n, k, s, pad, m in
-                    zip(x.shape[1:3], (kh, kw), strides, pads, dy.shape[1:3]))
+  grad_pads = tuple(
+    _input_grad_pads(n, k, s, pad, m) for n, k, s, pad, m in zip(x.shape[1:3], (kh, kw), strides, pads, dy.shape[1:3])
+  )
   dx = conv2d(dy, _flip(kernel), (1, 1), grad_pads, lhs_dilation=strides, impl="fast")
   return dx, dk
 
@@ -224,10 +231,12 @@ def _conv_dilated(x: jax.Array, kernel: jax.Array, pads: Pads, dilation: tuple[i
       if ph.num_taps == 0 or pw.num_taps == 0:  # a kernel shorter than the dilation leaves phases without taps
         row.append(jnp.zeros((b, rows, cols, kernel.shape[3]), x.dtype))
         continue
-      sub = kernel[ph.first::dh, pw.first::dw]
+      sub = kernel[ph.first :: dh, pw.first :: dw]
       # Phase output i reads x[i + j + offset]: pad -offset before, and after as far as the longest phase reads.
-      phase_pads = ((-ph.offset, rows + ph.num_taps - 1 - h + ph.offset),
-                    (-pw.offset, cols + pw.num_taps - 1 - w + pw.offset))
+      phase_pads = (
+        (-ph.offset, rows + ph.num_taps - 1 - h + ph.offset),
+        (-pw.offset, cols + pw.num_taps - 1 - w + pw.offset),
+      )
       row.append(_xla_conv(x, sub, (1, 1), phase_pads))
     phases.append(jnp.stack(row, axis=3))  # [B, rows, cols, dw, O]
   y = jnp.reshape(jnp.stack(phases, axis=2), (b, rows * dh, cols * dw, kernel.shape[3]))
@@ -245,8 +254,10 @@ def _conv_dilated_bwd(pads, dilation, residuals, dy):
   out_h, out_w = dy.shape[1:3]
   rows, cols = -(-out_h // dh), -(-out_w // dw)
   # dx: dx[m] = sum over p of dy[lo + d * m - p] k[p], a stride-d convolution of dy with the flipped kernel.
-  grad_pads = tuple((k - 1 - lo, d * (n - 1) + k - out - (k - 1 - lo))
-                    for k, d, (lo, _), n, out in zip((kh, kw), dilation, pads, (h, w), (out_h, out_w)))
+  grad_pads = tuple(
+    (k - 1 - lo, d * (n - 1) + k - out - (k - 1 - lo))
+    for k, d, (lo, _), n, out in zip((kh, kw), dilation, pads, (h, w), (out_h, out_w))
+  )
   dx = conv2d(dy, _flip(kernel), dilation, grad_pads, impl="fast")
   # dk: every phase's taps read x at offsets i + j + e; one padding of x serves all of them.
   phases_h, phases_w = _phases(kh, dh, pads[0][0]), _phases(kw, dw, pads[1][0])
@@ -264,8 +275,11 @@ def _conv_dilated_bwd(pads, dilation, residuals, dy):
         continue
       part = dy[:, r::dh, c::dw]  # this phase's outputs, zero-padded to the common phase shape
       parts.append(jnp.pad(part, ((0, 0), (0, rows - part.shape[1]), (0, cols - part.shape[2]), (0, 0))))
-      taps += [((ph.first + dh * i, pw.first + dw * j), len(parts) - 1, (i + ph.offset + lo_h, j + pw.offset + lo_w))
-               for i in range(ph.num_taps) for j in range(pw.num_taps)]
+      taps += [
+        ((ph.first + dh * i, pw.first + dw * j), len(parts) - 1, (i + ph.offset + lo_h, j + pw.offset + lo_w))
+        for i in range(ph.num_taps)
+        for j in range(pw.num_taps)
+      ]
   dk = _kernel_grad(x_padded, parts, taps, (1, 1), (kh, kw))
   return dx, dk
 
@@ -273,9 +287,14 @@ def _conv_dilated_bwd(pads, dilation, residuals, dy):
 _conv_dilated.defvjp(_conv_dilated_fwd, _conv_dilated_bwd)
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1, 1),
-           padding: str | Sequence[tuple[int, int]] = "SAME", lhs_dilation: Sequence[int] | None = None,
-           impl: str = "auto") -> jax.Array:
+def conv2d(
+  x: jax.Array,
+  kernel: jax.Array,
+  strides: Sequence[int] = (1, 1),
+  padding: str | Sequence[tuple[int, int]] = "SAME",
+  lhs_dilation: Sequence[int] | None = None,
+  impl: str = "auto",
+) -> jax.Array:
   """2-D convolution (cross-correlation, as `lax.conv_general_dilated`) with fast gradients on CPU.
 
   Args:
@@ -316,18 +335,48 @@ def conv2d(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1, 1),
 
 # ----------------------------------------------------------------------------------------------- drop-in forms
 
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                         dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
-                         preferred_element_type=None, *, impl: str = "auto") -> jax.Array:
+
+def conv_general_dilated(
+  lhs,
+  rhs,
+  window_strides,
+  padding,
+  lhs_dilation=None,
+  rhs_dilation=None,
+  dimension_numbers=None,
+  feature_group_count=1,
+  batch_group_count=1,
+  precision=None,
+  preferred_element_type=None,
+  *,
+  impl: str = "auto",
+) -> jax.Array:
   """`lax.conv_general_dilated`'s signature; 2-D NHWC/HWIO convolutions take `conv2d`, anything else XLA's."""
-  plain = (lhs.ndim == 4 and feature_group_count == 1 and batch_group_count == 1 and precision is None
-           and preferred_element_type is None and all(d == 1 for d in (rhs_dilation or (1, 1)))
-           and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-           == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC))
+  plain = (
+    lhs.ndim == 4
+    and feature_group_count == 1
+    and batch_group_count == 1
+    and precision is None
+    and preferred_element_type is None
+    and all(d == 1 for d in (rhs_dilation or (1, 1)))
+    and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+    == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+  )
   if plain and resolve_impl(impl) == "fast":
     return conv2d(lhs, rhs, window_strides, padding, lhs_dilation, impl="fast")
-  return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-                                  feature_group_count, batch_group_count, precision, preferred_element_type)
+  return lax.conv_general_dilated(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision,
+    preferred_element_type,
+  )
 
 
 # One function object per impl, so modules built with the same impl compare equal.
@@ -379,10 +428,17 @@ class ConvTranspose(nn.ConvTranspose):
     """inputs [B, H, W, C] -> [B, H', W', features] (H' = s_h * H for 'SAME')."""
     kernel_size = (self.kernel_size,) * 2 if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
     strides = (1, 1) if self.strides is None else tuple(self.strides)
-    if (inputs.ndim != 4 or len(kernel_size) != 2 or self.mask is not None or self.padding == "CIRCULAR"
-        or self.kernel_dilation not in (None, 1, (1, 1))):
-      raise NotImplementedError("jaxgan's ConvTranspose computes 2-D [B, H, W, C] transposed convolutions without "
-                                "mask, circular padding or kernel dilation; use flax.linen.ConvTranspose for those.")
+    if (
+      inputs.ndim != 4
+      or len(kernel_size) != 2
+      or self.mask is not None
+      or self.padding == "CIRCULAR"
+      or self.kernel_dilation not in (None, 1, (1, 1))
+    ):
+      raise NotImplementedError(
+        "jaxgan's ConvTranspose computes 2-D [B, H, W, C] transposed convolutions without "
+        "mask, circular padding or kernel dilation; use flax.linen.ConvTranspose for those."
+      )
     in_features = inputs.shape[-1]
     shape = kernel_size + ((self.features, in_features) if self.transpose_kernel else (in_features, self.features))
     kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
@@ -391,7 +447,9 @@ class ConvTranspose(nn.ConvTranspose):
     if self.transpose_kernel:
       kernel = jnp.swapaxes(kernel[::-1, ::-1], 2, 3)
     padding = nn.linear.canonicalize_padding(self.padding, 2)
-    pads = [_transpose_padding(k, s, padding if isinstance(padding, str) else padding[i])
-            for i, (k, s) in enumerate(zip(kernel_size, strides))]
+    pads = [
+      _transpose_padding(k, s, padding if isinstance(padding, str) else padding[i])
+      for i, (k, s) in enumerate(zip(kernel_size, strides))
+    ]
     y = conv2d(inputs, kernel, (1, 1), pads, lhs_dilation=strides, impl=self.impl)
     return y if bias is None else y + bias

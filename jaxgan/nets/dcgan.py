@@ -26,8 +26,10 @@ CRITIC_NORMS = ("none", "batch", "instance", "layer", "weight")
 def _num_doublings(size: int) -> tuple[int, int]:
   """(base spatial size, number of 2x resamplings) for an image side of `size`."""
   if size not in _SUPPORTED_SIZES:
-    raise ValueError(f"DCGAN nets support image sides {_SUPPORTED_SIZES}; got {size}. Resize the data or choose "
-                     "another net (config.generator.name / config.critic.name).")
+    raise ValueError(
+      f"DCGAN nets support image sides {_SUPPORTED_SIZES}; got {size}. Resize the data or choose "
+      "another net (config.generator.name / config.critic.name)."
+    )
   base = 7 if size == 28 else 4
   return base, int(round(math.log2(size // base)))
 
@@ -114,8 +116,14 @@ class DCGANCritic(nn.Module):
       raise ValueError(f"Unknown critic norm {norm!r}; choose one of {CRITIC_NORMS}.")
     for i in range(doublings):
       normalised = norm != "none" and i > 0  # never on the input layer (Radford et al. 2016, Sec. 3)
-      conv = Conv(features, (4, 4), strides=(2, 2), padding="SAME",
-                  use_bias=not (normalised and norm in ("batch", "instance", "layer")), impl=self.conv_impl)
+      conv = Conv(
+        features,
+        (4, 4),
+        strides=(2, 2),
+        padding="SAME",
+        use_bias=not (normalised and norm in ("batch", "instance", "layer")),
+        impl=self.conv_impl,
+      )
       if normalised and norm == "weight":
         conv = nn.WeightNorm(conv)
       h = maybe_spectral(conv, self.spectral_norm, train)(h)

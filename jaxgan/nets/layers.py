@@ -15,14 +15,14 @@ def leaky_relu(x: jax.Array) -> jax.Array:
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "leaky_relu": leaky_relu,
-    "elu": jax.nn.elu,
-    "gelu": jax.nn.gelu,
-    "silu": jax.nn.silu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "identity": lambda x: x,
+  "relu": jax.nn.relu,
+  "leaky_relu": leaky_relu,
+  "elu": jax.nn.elu,
+  "gelu": jax.nn.gelu,
+  "silu": jax.nn.silu,
+  "tanh": jnp.tanh,
+  "sigmoid": jax.nn.sigmoid,
+  "identity": lambda x: x,
 }
 
 

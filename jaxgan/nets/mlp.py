@@ -126,8 +126,9 @@ def _dense_factory(init_range: float):
   return lambda width: nn.Dense(width, kernel_init=uniform, bias_init=nn.initializers.zeros)
 
 
-def mlp_features(module: nn.Module, x: jax.Array, train: bool, features: Sequence[int], activation: str,
-                 spectral_norm: bool) -> jax.Array:
+def mlp_features(
+  module: nn.Module, x: jax.Array, train: bool, features: Sequence[int], activation: str, spectral_norm: bool
+) -> jax.Array:
   """Dense layers of `features` widths inside `module`'s compact scope, the activation between them (not after the
   last). x [B, ...] is flattened first; returns [B, features[-1]]."""
   act = get_activation(activation)

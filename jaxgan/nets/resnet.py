@@ -66,8 +66,9 @@ class ConditionalBatchNorm(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array, train: bool) -> jax.Array:
     """x [B, H, W, C], labels int [B] -> [B, H, W, C]."""
-    h = nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM, use_scale=False, use_bias=False,
-                     axis_name=self.axis_name)(x)
+    h = nn.BatchNorm(
+      use_running_average=not train, momentum=_BN_MOMENTUM, use_scale=False, use_bias=False, axis_name=self.axis_name
+    )(x)
     features = x.shape[-1]
     scale = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.ones, name="scale")(labels)
     shift = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.zeros, name="shift")(labels)
@@ -145,8 +146,10 @@ class CriticBlock(nn.Module):
 
 def _layout(size: int) -> tuple[int, int]:
   if size not in _SUPPORTED_SIZES:
-    raise ValueError(f"ResNet nets support image sides {tuple(_SUPPORTED_SIZES)}; got {size}. Resize the data or "
-                     "choose another net (config.generator.name / config.critic.name).")
+    raise ValueError(
+      f"ResNet nets support image sides {tuple(_SUPPORTED_SIZES)}; got {size}. Resize the data or "
+      "choose another net (config.generator.name / config.critic.name)."
+    )
   return _SUPPORTED_SIZES[size]
 
 
@@ -174,8 +177,9 @@ def _critic_features(module: nn.Module, x: jax.Array, train: bool) -> jax.Array:
   if module.pooling not in POOLINGS:
     raise ValueError(f"Unknown pooling {module.pooling!r}; set config.critic.pooling to one of {POOLINGS}.")
   _layout(x.shape[1])
-  block = lambda **kw: CriticBlock(module.base_features, spectral_norm=module.spectral_norm,
-                                   conv_impl=module.conv_impl, **kw)
+  block = lambda **kw: CriticBlock(
+    module.base_features, spectral_norm=module.spectral_norm, conv_impl=module.conv_impl, **kw
+  )
   h = block(downsample=True, first=True)(x, train)
   h = block(downsample=True)(h, train)
   h = block()(h, train)

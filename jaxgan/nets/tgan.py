@@ -52,7 +52,8 @@ class TPairCritic(nn.Module):
       codes = mlp_features(self, both, train, tuple(self.features), self.activation, self.spectral_norm)
     elif self.encoder == "dcgan":
       codes = DCGANCritic(self.base_features, spectral_norm=self.spectral_norm, output_features=self.embedding)(
-          both, train)
+        both, train
+      )
     else:
       raise ValueError(f"Unknown T-GAN encoder {self.encoder!r}; use 'mlp' or 'dcgan'.")
     real, fake = codes[:batch], codes[batch:]
@@ -67,5 +68,4 @@ class _Head(nn.Module):
 
   @nn.compact
   def __call__(self, h: jax.Array, train: bool) -> jax.Array:
-    return mlp_features(self, h, train, tuple(self.features) + (1,), self.activation,
-                        self.spectral_norm)[:, 0]
+    return mlp_features(self, h, train, tuple(self.features) + (1,), self.activation, self.spectral_norm)[:, 0]

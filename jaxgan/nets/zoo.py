@@ -62,7 +62,7 @@ class ZooMLPGenerator(nn.Module):
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
     h = z
     for i in range(self.num_layers):
-      h = nn.Dense(self.base_features * 2 ** i)(h)
+      h = nn.Dense(self.base_features * 2**i)(h)
       if i > 0:
         h = _batch_norm(train, self.batch_norm_eps, self.axis_name)(h)
       h = leaky_relu(h)
@@ -211,11 +211,13 @@ class ZooDCGANCritic(nn.Module):
       raise ValueError(f"ZooDCGANCritic expects images [B, H, W, C]; got shape {x.shape}.")
     use_dropout = train and self.dropout_rate > 0
     if use_dropout and not self.has_rng("dropout"):
-      raise ValueError(f"ZooDCGANCritic(dropout_rate={self.dropout_rate}) is training without a dropout key. Pass "
-                       "`key=` to the net's apply, or set config.critic.dropout_rate=0.")
+      raise ValueError(
+        f"ZooDCGANCritic(dropout_rate={self.dropout_rate}) is training without a dropout key. Pass "
+        "`key=` to the net's apply, or set config.critic.dropout_rate=0."
+      )
     h = x
     for i in range(4):
-      h = Conv(self.base_features * 2 ** i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
+      h = Conv(self.base_features * 2**i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
       h = leaky_relu(h)
       # Dropout2d: one draw per (example, channel), broadcast over height and width.
       h = nn.Dropout(self.dropout_rate, broadcast_dims=(1, 2), deterministic=not use_dropout)(h)

@@ -20,8 +20,8 @@ from jaxgan.data import toy
 
 Sampler = Callable[[jax.Array, tuple[int, ...]], jax.Array]
 
-DRAWN_EXTENT = 2.0   # the page draws on the square [-2, 2]^2
-DRAWN_NOISE = 0.05   # std of the noise around each drawn point
+DRAWN_EXTENT = 2.0  # the page draws on the square [-2, 2]^2
+DRAWN_NOISE = 0.05  # std of the noise around each drawn point
 MAX_DRAWN_POINTS = 2000
 
 
@@ -102,15 +102,20 @@ def _library_toy(name: str, extent: float) -> PlaygroundData:
 
 # name -> builder(points) -> PlaygroundData; only 'drawn' reads the points.
 DATASETS: dict[str, Callable[[np.ndarray | None], PlaygroundData]] = {
-    "ring8": lambda points: _library_toy("ring8", 1.6),
-    "grid25": lambda points: _library_toy("grid25", 5.5),
-    "swiss_roll": lambda points: _library_toy("swiss_roll", 2.2),
-    "two_moons": lambda points: PlaygroundData("two_moons", two_moons_sampler(), 2.0, None, 0.05),
-    "drawn": _drawn,
+  "ring8": lambda points: _library_toy("ring8", 1.6),
+  "grid25": lambda points: _library_toy("grid25", 5.5),
+  "swiss_roll": lambda points: _library_toy("swiss_roll", 2.2),
+  "two_moons": lambda points: PlaygroundData("two_moons", two_moons_sampler(), 2.0, None, 0.05),
+  "drawn": _drawn,
 }
 
-LABELS = {"ring8": "8 Gaussians on a ring", "grid25": "25 Gaussians on a grid", "swiss_roll": "Swiss roll",
-          "two_moons": "Two moons", "drawn": "Draw your own"}
+LABELS = {
+  "ring8": "8 Gaussians on a ring",
+  "grid25": "25 Gaussians on a grid",
+  "swiss_roll": "Swiss roll",
+  "two_moons": "Two moons",
+  "drawn": "Draw your own",
+}
 
 
 def get_dataset(name: str, points: Sequence[Sequence[float]] | None = None) -> PlaygroundData:

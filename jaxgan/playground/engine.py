@@ -28,12 +28,12 @@ from jaxgan.metrics.toy import toy_metrics
 from jaxgan.playground.datasets import PlaygroundData
 from jaxgan.priors import deligan_sigma
 
-HEAT_SIZE = 40         # the heat-map is the critic on a HEAT_SIZE x HEAT_SIZE grid
-SHOWN_POINTS = 256     # real and fake points (with arrows) sent to the page
+HEAT_SIZE = 40  # the heat-map is the critic on a HEAT_SIZE x HEAT_SIZE grid
+SHOWN_POINTS = 256  # real and fake points (with arrows) sent to the page
 METRIC_SAMPLES = 1000  # fake samples the coverage metrics count
-GRID_LINES = 11        # latent grid lines per axis for the manifold
-GRID_POINTS = 33       # points along each line
-PAIR_REFERENCES = 16   # a pair critic's heat at x is the mean of T(x, f) over this many fakes f
+GRID_LINES = 11  # latent grid lines per axis for the manifold
+GRID_POINTS = 33  # points along each line
+PAIR_REFERENCES = 16  # a pair critic's heat at x is the mean of T(x, f) over this many fakes f
 
 
 def _latent_normal(params, u):
@@ -55,15 +55,20 @@ def _latent_deligan(params, u):
 
 # prior name -> (prior_params, u in [0, 1]^2) -> z: the latent square the manifold grid covers.
 LATENT_GRIDS: dict[str, Callable[[Any, jax.Array], jax.Array]] = {
-    "normal": _latent_normal, "uniform": _latent_uniform, "deligan": _latent_deligan}
+  "normal": _latent_normal,
+  "uniform": _latent_uniform,
+  "deligan": _latent_deligan,
+}
 
 
 def _unit_grid_lines() -> np.ndarray:
   """[2 * GRID_LINES, GRID_POINTS, 2] lines of constant u_1, then of constant u_0, in [0, 1]^2."""
   t = np.linspace(0.0, 1.0, GRID_POINTS)
   levels = np.linspace(0.0, 1.0, GRID_LINES)
-  first = np.stack([np.broadcast_to(levels[:, None], (GRID_LINES, GRID_POINTS)),
-                    np.broadcast_to(t, (GRID_LINES, GRID_POINTS))], axis=-1)
+  first = np.stack(
+    [np.broadcast_to(levels[:, None], (GRID_LINES, GRID_POINTS)), np.broadcast_to(t, (GRID_LINES, GRID_POINTS))],
+    axis=-1,
+  )
   return np.concatenate([first, first[..., ::-1]]).astype(np.float32)
 
 
@@ -112,9 +117,13 @@ def render(gan: train.GAN, data: PlaygroundData, prior: str, state: train.GANSta
   latent_lines = LATENT_GRIDS[prior](state.prior_params, unit_lines)
   manifold = gan.generator.apply(state.g_params, state.g_state, jnp.reshape(latent_lines, (-1, 2)), False)[0]
   out = {
-      "real": real, "fake": fake, "latent": z[:SHOWN_POINTS], "arrows": arrows,
-      "heat": jnp.reshape(heat, (HEAT_SIZE, HEAT_SIZE)),
-      "manifold": jnp.reshape(manifold, latent_lines.shape), "latent_grid": latent_lines,
+    "real": real,
+    "fake": fake,
+    "latent": z[:SHOWN_POINTS],
+    "arrows": arrows,
+    "heat": jnp.reshape(heat, (HEAT_SIZE, HEAT_SIZE)),
+    "manifold": jnp.reshape(manifold, latent_lines.shape),
+    "latent_grid": latent_lines,
   }
   if prior == "deligan":
     out["latent_means"] = state.prior_params["mu"]
@@ -241,15 +250,25 @@ class Engine:
     arrows = np.nan_to_num(arrays["arrows"].astype(np.float64))
     longest = float(np.max(np.linalg.norm(arrows, axis=-1)))
     frame = {
-        "steps": self.steps, "d_updates": self.d_updates, "g_updates": self.g_updates,
-        "metrics": metrics, "coverage": coverage, "finite": finite,
-        "extent": self.data.extent, "heat_kind": self.heat_kind, "heat_range": heat_range, "arrow_scale": longest,
-        "real": _rounded(arrays["real"]), "fake": _rounded(fake[:SHOWN_POINTS]),
-        "arrows": _rounded(arrows / longest if longest > 0 else arrows), "heat": _rounded(heat),
-        "manifold": _rounded(arrays["manifold"]), "latent": _rounded(arrays["latent"]),
-        "latent_grid": _rounded(arrays["latent_grid"]),
-        "latent_means": _rounded(arrays["latent_means"]) if "latent_means" in arrays else None,
-        "latent_sigmas": _rounded(arrays["latent_sigmas"]) if "latent_sigmas" in arrays else None,
+      "steps": self.steps,
+      "d_updates": self.d_updates,
+      "g_updates": self.g_updates,
+      "metrics": metrics,
+      "coverage": coverage,
+      "finite": finite,
+      "extent": self.data.extent,
+      "heat_kind": self.heat_kind,
+      "heat_range": heat_range,
+      "arrow_scale": longest,
+      "real": _rounded(arrays["real"]),
+      "fake": _rounded(fake[:SHOWN_POINTS]),
+      "arrows": _rounded(arrows / longest if longest > 0 else arrows),
+      "heat": _rounded(heat),
+      "manifold": _rounded(arrays["manifold"]),
+      "latent": _rounded(arrays["latent"]),
+      "latent_grid": _rounded(arrays["latent_grid"]),
+      "latent_means": _rounded(arrays["latent_means"]) if "latent_means" in arrays else None,
+      "latent_sigmas": _rounded(arrays["latent_sigmas"]) if "latent_sigmas" in arrays else None,
     }
     frame["render_ms"] = round(1000 * (time.perf_counter() - start), 1)
     return frame

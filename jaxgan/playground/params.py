@@ -52,17 +52,18 @@ class LossPreset(NamedTuple):
 
 
 LOSS_PRESETS: dict[str, LossPreset] = {
-    "gan": LossPreset("GAN (minimax)", "gan", heat="probability"),
-    "ns_gan": LossPreset("GAN (non-saturating)", "ns_gan", heat="probability"),
-    "wgan_clip": LossPreset("WGAN + clipping", "wgan", optimizer="rmsprop", clip=0.01, n_critic=5, lr=5e-4),
-    "wgan_gp": LossPreset("WGAN-GP", "wgan", penalty="gradient_penalty", penalty_weight=0.1, betas=(0.5, 0.9),
-                          n_critic=5),
-    "rsgan": LossPreset("RSGAN", "rsgan"),
-    "rasgan": LossPreset("RaSGAN", "rasgan"),
-    "t_sgan": LossPreset("T-SGAN", "t_sgan", n_generator=2, critic="tgan"),
-    "t_wgan": LossPreset("T-WGAN", "t_wgan", n_generator=2, critic="tgan"),
-    "hinge": LossPreset("Hinge", "hinge"),
-    "lsgan": LossPreset("LSGAN", "lsgan"),
+  "gan": LossPreset("GAN (minimax)", "gan", heat="probability"),
+  "ns_gan": LossPreset("GAN (non-saturating)", "ns_gan", heat="probability"),
+  "wgan_clip": LossPreset("WGAN + clipping", "wgan", optimizer="rmsprop", clip=0.01, n_critic=5, lr=5e-4),
+  "wgan_gp": LossPreset(
+    "WGAN-GP", "wgan", penalty="gradient_penalty", penalty_weight=0.1, betas=(0.5, 0.9), n_critic=5
+  ),
+  "rsgan": LossPreset("RSGAN", "rsgan"),
+  "rasgan": LossPreset("RaSGAN", "rasgan"),
+  "t_sgan": LossPreset("T-SGAN", "t_sgan", n_generator=2, critic="tgan"),
+  "t_wgan": LossPreset("T-WGAN", "t_wgan", n_generator=2, critic="tgan"),
+  "hinge": LossPreset("Hinge", "hinge"),
+  "lsgan": LossPreset("LSGAN", "lsgan"),
 }
 
 # The priors the page offers: those of `jaxgan.priors.PRIORS` whose latent square the manifold panel knows how to
@@ -72,15 +73,15 @@ DELIGAN_COMPONENTS = 50  # as the DeLiGAN paper and experiments/configs/deligan_
 
 # Inclusive limits of the numeric fields: beyond them a step is too slow to watch or the run is meaningless.
 LIMITS: dict[str, tuple[float, float]] = {
-    "n_critic": (1, 20),
-    "g_lr": (1e-6, 1.0),
-    "d_lr": (1e-6, 1.0),
-    "g_width": (1, 512),
-    "g_depth": (1, 6),
-    "d_width": (1, 512),
-    "d_depth": (1, 6),
-    "batch_size": (8, 1024),
-    "seed": (0, 2**31 - 1),
+  "n_critic": (1, 20),
+  "g_lr": (1e-6, 1.0),
+  "d_lr": (1e-6, 1.0),
+  "g_width": (1, 512),
+  "g_depth": (1, 6),
+  "d_width": (1, 512),
+  "d_depth": (1, 6),
+  "batch_size": (8, 1024),
+  "seed": (0, 2**31 - 1),
 }
 _INTEGER_FIELDS = {"n_critic", "g_width", "g_depth", "d_width", "d_depth", "batch_size", "seed"}
 # What a running session can take without restarting (`parse_live_changes`); null for them means the preset's default.
@@ -168,7 +169,11 @@ def parse_settings(raw: Any) -> Settings:
   if unknown:
     raise ValueError(f"Unknown setting {unknown[0]!r} (= {_shown(raw[unknown[0]])}); allowed: {allowed}.")
   fields = dict(raw)
-  choices = {"data": list(datasets.DATASETS), "loss": list(LOSS_PRESETS), "prior": [p for p in PRIORS if p in PRIOR_LABELS]}
+  choices = {
+    "data": list(datasets.DATASETS),
+    "loss": list(LOSS_PRESETS),
+    "prior": [p for p in PRIORS if p in PRIOR_LABELS],
+  }
   for name, options in choices.items():
     if name in fields and not (isinstance(fields[name], str) and fields[name] in options):
       raise ValueError(f"Unknown {name} {_shown(fields[name])}; choose one of {options}.")
@@ -198,8 +203,10 @@ def parse_live_changes(raw: Any) -> dict[str, float | int]:
     raise ValueError(f"A live change is a JSON object with one or more of {list(LIVE_FIELDS)}; got {_shown(raw)}.")
   unknown = sorted(set(raw) - set(LIVE_FIELDS), key=str)
   if unknown:
-    raise ValueError(f"{unknown[0]!r} cannot change while a run goes on; only {list(LIVE_FIELDS)} can (the other "
-                     "settings start a new run).")
+    raise ValueError(
+      f"{unknown[0]!r} cannot change while a run goes on; only {list(LIVE_FIELDS)} can (the other "
+      "settings start a new run)."
+    )
   return {name: _number(name, value) for name, value in raw.items()}
 
 
@@ -224,12 +231,20 @@ def make_config(settings: Settings, base: ml_collections.ConfigDict) -> ml_colle
   if settings.prior == "deligan":
     c.deligan = ml_collections.ConfigDict({"num_components": DELIGAN_COMPONENTS})
   c.generator = ml_collections.ConfigDict(
-      {"name": "mlp", "features": (settings.g_width,) * settings.g_depth, "activation": "relu"})
+    {"name": "mlp", "features": (settings.g_width,) * settings.g_depth, "activation": "relu"}
+  )
   critic_features = (settings.d_width,) * settings.d_depth
   if preset.critic == "tgan":
-    c.critic = ml_collections.ConfigDict({"name": "tgan", "encoder": "mlp", "features": critic_features,
-                                          "head_features": (settings.d_width,), "activation": "relu",
-                                          "spectral_norm": True})
+    c.critic = ml_collections.ConfigDict(
+      {
+        "name": "tgan",
+        "encoder": "mlp",
+        "features": critic_features,
+        "head_features": (settings.d_width,),
+        "activation": "relu",
+        "spectral_norm": True,
+      }
+    )
   else:
     c.critic = ml_collections.ConfigDict({"name": "mlp", "features": critic_features, "activation": "relu"})
   c.g_optimizer = _optimizer(preset, resolved["g_lr"], clip=0.0)
@@ -248,11 +263,12 @@ def options() -> dict[str, Any]:
   """What the page's pickers offer, with the defaults and limits, as JSON."""
   defaults = Settings()
   return {
-      "datasets": [{"name": name, "label": datasets.LABELS[name]} for name in datasets.DATASETS],
-      "losses": [{"name": name, "label": p.label, "n_critic": p.n_critic, "lr": p.lr}
-                 for name, p in LOSS_PRESETS.items()],
-      "priors": [{"name": name, "label": PRIOR_LABELS[name]} for name in PRIORS if name in PRIOR_LABELS],
-      "limits": LIMITS,
-      "defaults": defaults.resolved(),
-      "drawn_extent": datasets.DRAWN_EXTENT,
+    "datasets": [{"name": name, "label": datasets.LABELS[name]} for name in datasets.DATASETS],
+    "losses": [
+      {"name": name, "label": p.label, "n_critic": p.n_critic, "lr": p.lr} for name, p in LOSS_PRESETS.items()
+    ],
+    "priors": [{"name": name, "label": PRIOR_LABELS[name]} for name in PRIORS if name in PRIOR_LABELS],
+    "limits": LIMITS,
+    "defaults": defaults.resolved(),
+    "drawn_extent": datasets.DRAWN_EXTENT,
   }

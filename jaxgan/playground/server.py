@@ -48,8 +48,12 @@ MAX_BODY_BYTES = 64 << 10
 REQUEST_TIMEOUT_S = 10.0  # a connection that sends nothing for this long is answered 408 and closed
 MAX_PROGRAMS = 4  # compiled programs kept for reuse; each holds its XLA executables
 KEEPALIVE_S = 1.0  # an idle stream writes a comment this often, which is how a closed tab is noticed
-_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                  ".css": "text/css; charset=utf-8", ".png": "image/png"}
+_CONTENT_TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".png": "image/png",
+}
 
 
 class RequestError(Exception):
@@ -81,8 +85,11 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
   literal there, but no DNS name other than this machine's, which is what DNS rebinding needs.
   """
   host = host.strip("[]").lower()
-  names = {host, "localhost", "127.0.0.1", "::1"} if is_loopback(host) else {host, socket.gethostname().lower(),
-                                                                              socket.getfqdn().lower()}
+  names = (
+    {host, "localhost", "127.0.0.1", "::1"}
+    if is_loopback(host)
+    else {host, socket.gethostname().lower(), socket.getfqdn().lower()}
+  )
   values = {f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name in names}
   if port == 80:  # a browser leaves the default port out
     values |= {f"[{name}]" if ":" in name else name for name in names}
@@ -114,8 +121,11 @@ def build_program(settings: params.Settings, base_config: ml_collections.ConfigD
   """The compiled pieces for `settings` (whose seed does not matter). Raises `RequestError(400)` saying what to
   change."""
   try:
-    return Program(params.make_config(settings, base_config), datasets.get_dataset(settings.data, settings.points),
-                   settings.preset.heat)
+    return Program(
+      params.make_config(settings, base_config),
+      datasets.get_dataset(settings.data, settings.points),
+      settings.preset.heat,
+    )
   except ValueError as error:
     raise RequestError(400, str(error)) from None
   except Exception as error:  # a setting the library cannot build: still the page's to fix
@@ -133,8 +143,13 @@ class Playground:
     max_programs: compiled programs kept for settings used again (least recently used ones go first).
   """
 
-  def __init__(self, base_config: ml_collections.ConfigDict, max_sessions: int = 8, idle_timeout_s: float = 5.0,
-               max_programs: int = MAX_PROGRAMS):
+  def __init__(
+    self,
+    base_config: ml_collections.ConfigDict,
+    max_sessions: int = 8,
+    idle_timeout_s: float = 5.0,
+    max_programs: int = MAX_PROGRAMS,
+  ):
     self.base_config = base_config
     self.max_sessions = max_sessions
     self.idle_timeout_s = idle_timeout_s
@@ -151,15 +166,20 @@ class Playground:
     try:
       return params.parse_settings(raw_settings)
     except (ValueError, TypeError, RecursionError) as error:
-      raise RequestError(400, str(error) if isinstance(error, ValueError) else
-                         f"The settings do not have the expected shape ({type(error).__name__}).") from None
+      raise RequestError(
+        400,
+        str(error)
+        if isinstance(error, ValueError)
+        else f"The settings do not have the expected shape ({type(error).__name__}).",
+      ) from None
 
   def engine(self, raw_settings: Any) -> tuple[Engine, dict[str, Any]]:
     """A run for the page's settings, and the settings resolved. Raises `RequestError(400)` for bad ones."""
     settings = self.settings(raw_settings)
     resolved = settings.resolved()
-    same_program = dataclasses.replace(settings, seed=0, n_critic=resolved["n_critic"], g_lr=resolved["g_lr"],
-                                       d_lr=resolved["d_lr"])
+    same_program = dataclasses.replace(
+      settings, seed=0, n_critic=resolved["n_critic"], g_lr=resolved["g_lr"], d_lr=resolved["d_lr"]
+    )
     return Engine(self.program(same_program), settings.seed), resolved
 
   def _drop_ended(self) -> None:
@@ -250,12 +270,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """Refuses (403) a request whose `Host` is not this server's name, or whose `Origin` is another page."""
     host = self.headers.get("Host")
     if not self.server.host_allowed(host):
-      raise RequestError(403, f"Refused: this server answers requests for {self.server.url}, not for Host {host!r} "
-                              "(another name for this address is how DNS rebinding reaches it).")
+      raise RequestError(
+        403,
+        f"Refused: this server answers requests for {self.server.url}, not for Host {host!r} "
+        "(another name for this address is how DNS rebinding reaches it).",
+      )
     origin = self.headers.get("Origin")
     if origin is not None and origin.strip().lower() != f"http://{host.strip().lower()}":
-      raise RequestError(403, f"Refused: a request from the page {origin!r}, not from the playground's own page "
-                              f"(http://{host}); another site cannot drive this server.")
+      raise RequestError(
+        403,
+        f"Refused: a request from the page {origin!r}, not from the playground's own page "
+        f"(http://{host}); another site cannot drive this server.",
+      )
 
   def _send(self, body: bytes, content_type: str, status: int = 200) -> None:
     self.send_response(status)
@@ -328,8 +354,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     except LiveChangeUnsupported as error:
       raise RequestError(409, str(error)) from None
     except (ValueError, TypeError, RecursionError) as error:
-      raise RequestError(400, str(error) if isinstance(error, ValueError) else
-                         f'A command is {{"action": ..., "value": ...}} ({type(error).__name__}).') from None
+      raise RequestError(
+        400,
+        str(error)
+        if isinstance(error, ValueError)
+        else f'A command is {{"action": ..., "value": ...}} ({type(error).__name__}).',
+      ) from None
     self._send_json({"ok": True})
 
   def _close(self, session_id: str) -> None:
@@ -357,14 +387,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 _ROUTES: list[tuple[str, re.Pattern, Callable[..., None]]] = [
-    ("GET", re.compile(r"/"), _Handler._static),
-    ("GET", re.compile(r"/static/([A-Za-z0-9_.-]+)"), _Handler._static),
-    ("GET", re.compile(r"/api/options"), _Handler._options),
-    ("POST", re.compile(r"/api/sessions"), _Handler._create),
-    ("POST", re.compile(r"/api/sessions/(\w+)/settings"), _Handler._settings),
-    ("POST", re.compile(r"/api/sessions/(\w+)/command"), _Handler._command),
-    ("POST", re.compile(r"/api/sessions/(\w+)/close"), _Handler._close),
-    ("GET", re.compile(r"/api/sessions/(\w+)/events"), _Handler._events),
+  ("GET", re.compile(r"/"), _Handler._static),
+  ("GET", re.compile(r"/static/([A-Za-z0-9_.-]+)"), _Handler._static),
+  ("GET", re.compile(r"/api/options"), _Handler._options),
+  ("POST", re.compile(r"/api/sessions"), _Handler._create),
+  ("POST", re.compile(r"/api/sessions/(\w+)/settings"), _Handler._settings),
+  ("POST", re.compile(r"/api/sessions/(\w+)/command"), _Handler._command),
+  ("POST", re.compile(r"/api/sessions/(\w+)/close"), _Handler._close),
+  ("GET", re.compile(r"/api/sessions/(\w+)/events"), _Handler._events),
 ]
 
 
@@ -406,9 +436,14 @@ class PlaygroundServer(http.server.ThreadingHTTPServer):
     self.server_close()
 
 
-def make_server(base_config: ml_collections.ConfigDict, host: str = "127.0.0.1", port: int = 8765,
-                allow_remote: bool = False, request_timeout_s: float = REQUEST_TIMEOUT_S,
-                **playground_options) -> PlaygroundServer:
+def make_server(
+  base_config: ml_collections.ConfigDict,
+  host: str = "127.0.0.1",
+  port: int = 8765,
+  allow_remote: bool = False,
+  request_timeout_s: float = REQUEST_TIMEOUT_S,
+  **playground_options,
+) -> PlaygroundServer:
   """Binds the playground's server (not yet serving: call `serve_forever()`, in a thread if need be).
 
   Args:
@@ -423,6 +458,8 @@ def make_server(base_config: ml_collections.ConfigDict, host: str = "127.0.0.1",
     ValueError: for a non-loopback host without `allow_remote`.
   """
   if not allow_remote and not is_loopback(host):
-    raise ValueError(f"Refusing to bind the playground to {host!r}, which is not a loopback address: anyone who "
-                     "reaches it could run training on this machine. Pass --host explicitly to allow it.")
+    raise ValueError(
+      f"Refusing to bind the playground to {host!r}, which is not a loopback address: anyone who "
+      "reaches it could run training on this machine. Pass --host explicitly to allow it."
+    )
   return PlaygroundServer((host, port), Playground(base_config, **playground_options), request_timeout_s)

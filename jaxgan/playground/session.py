@@ -95,8 +95,9 @@ class Session:
     elif action == "set":
       value = params.parse_live_changes(value)
       if not self.can_set_live:
-        raise LiveChangeUnsupported(f"This run cannot change {', '.join(value)} while it goes on; send the settings "
-                                    "instead (a new run).")
+        raise LiveChangeUnsupported(
+          f"This run cannot change {', '.join(value)} while it goes on; send the settings instead (a new run)."
+        )
     elif action not in ACTIONS:
       raise ValueError(f"Unknown action {action!r}; use one of {list(ACTIONS) + ['speed', 'set']}.")
     self._commands.put((action, value))
@@ -206,15 +207,15 @@ class Session:
   def _apply(self, action: str, value: Any) -> None:
     engine = self._engine
     handlers = {
-        "play": lambda: setattr(self, "_playing", True),
-        "pause": lambda: setattr(self, "_playing", False),
-        "step": lambda: self._guarded(engine.step),
-        "step_d": lambda: self._guarded(engine.step_critic),
-        "step_g": lambda: self._guarded(engine.step_generator),
-        "reset": lambda: self._guarded(engine.reset),
-        "speed": lambda: setattr(self, "_max_steps_per_s", float(value)),
-        "set": lambda: self._set(value),
-        "replace": lambda: self._replace(*value),
+      "play": lambda: setattr(self, "_playing", True),
+      "pause": lambda: setattr(self, "_playing", False),
+      "step": lambda: self._guarded(engine.step),
+      "step_d": lambda: self._guarded(engine.step_critic),
+      "step_g": lambda: self._guarded(engine.step_generator),
+      "reset": lambda: self._guarded(engine.reset),
+      "speed": lambda: setattr(self, "_max_steps_per_s", float(value)),
+      "set": lambda: self._set(value),
+      "replace": lambda: self._replace(*value),
     }
     if action in ("play", "step", "step_d", "step_g", "reset", "set", "replace"):
       self._error = None
@@ -232,8 +233,9 @@ class Session:
       self._engine.set_hyperparameters(**changes)
     except Exception as error:
       log.exception("Session %s: could not set %r", self.id, changes)
-      self._error = (f"Could not change {', '.join(changes)} (the run goes on as it was): "
-                     f"{type(error).__name__}: {error}")
+      self._error = (
+        f"Could not change {', '.join(changes)} (the run goes on as it was): {type(error).__name__}: {error}"
+      )
       return
     self._settings = {**self._settings, **changes}
 
@@ -256,11 +258,18 @@ class Session:
         self._playing, self._error = False, f"Could not render a frame: {type(error).__name__}: {error}"
       if frame and not frame["finite"] and self._error is None:
         self._playing = False
-        self._error = ("Training diverged: the losses or samples are no longer finite. Lower the learning rates "
-                       "or press reset.")
-    frame.update(session=self.id, playing=self._playing, steps_per_s=round(self._steps_per_s, 1),
-                 max_steps_per_s=self._max_steps_per_s, error=self._error, settings=self._settings,
-                 time=time.time())
+        self._error = (
+          "Training diverged: the losses or samples are no longer finite. Lower the learning rates or press reset."
+        )
+    frame.update(
+      session=self.id,
+      playing=self._playing,
+      steps_per_s=round(self._steps_per_s, 1),
+      max_steps_per_s=self._max_steps_per_s,
+      error=self._error,
+      settings=self._settings,
+      time=time.time(),
+    )
     data = json.dumps(frame, allow_nan=False, separators=(",", ":")).encode()
     with self._lock:
       self._frame, self._frame_number = data, self._frame_number + 1
