@@ -21,8 +21,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +32,10 @@ sys.path.insert(0, str(HERE.parent))
 if str(HERE) not in sys.path:
   sys.path.insert(0, str(HERE))
 
+from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
+
 from jaxgan.nets.conv import _transpose_padding, conv2d  # noqa: E402
 from jaxgan.nets.zoo import _upsample_conv_subpixel  # noqa: E402
-from hardware import cpu_name  # noqa: E402  (benchmarks/ is on the path)
 
 IMPLS = ("xla", "fast")
 MEASURES = ("forward", "input_grad", "kernel_grad", "train_backward")

@@ -6,8 +6,8 @@ Workloads (PyTorch-GAN's, as in `speed.py`): `wgan_gp` (the MLP WGAN-GP, `bench_
   batch 64, 256, 1024 at width x1, and width x1, x2, x4 at batch 64
 (width multiplies every hidden layer's units / channels, on both sides). For each point and framework it reports
 iterations/s and achieved GFLOP/s: jaxgan's FLOPs per iteration from XLA's cost analysis of the compiled step
-(all ops), torch's from the torch profiler's FLOP estimates over one iteration (matmuls and convolutions; elementwise work
-is not counted, a few % here). The ceiling is the machine's float32 matmul rate, measured here with a
+(all ops), torch's from the torch profiler's FLOP estimates over one iteration (matmuls and convolutions;
+elementwise work is not counted, a few % here). The ceiling is the machine's float32 matmul rate, measured here with a
 `jnp.dot` of two N x N matrices at the same thread count. Compile time (lower + compile of the jaxgan step) is
 measured at n_critic 1, 5 and 10 (batch 64, width x1).
 
@@ -310,9 +310,9 @@ def main(argv=None) -> None:
         ),
         (
           "jaxgan FLOPs: XLA cost analysis of the compiled step (every op). torch FLOPs: the torch profiler's "
-          "estimates (matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, its fakes "
-          "reused by the discriminator), jaxgan a fresh generator forward for the critic update: more FLOPs per "
-          "iteration on jaxgan's side, so compare it/s and GFLOP/s together."
+          "estimates (matmuls and convolutions only). dcgan: torch runs PyTorch-GAN's order (generator first, "
+          "its fakes reused by the discriminator), jaxgan a fresh generator forward for the critic update: more "
+          "FLOPs per iteration on jaxgan's side, so compare it/s and GFLOP/s together."
         ),
       ]
       + ([] if have_torch else ["torch is not installed: jaxgan only (pip install -e .[bench])."]),

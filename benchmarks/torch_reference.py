@@ -20,7 +20,7 @@ Requires `torch` (the optional extra `bench`: `pip install -e .[bench]`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -31,7 +31,8 @@ The monitor is pure: `update(state, step, metrics, samples) -> (state, alerts)` 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import ml_collections
 import numpy as np

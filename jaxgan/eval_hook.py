@@ -10,7 +10,7 @@ The same samples (a fixed key) are drawn at every evaluation, so the curves comp
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import ml_collections

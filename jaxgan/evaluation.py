@@ -26,8 +26,9 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -38,10 +39,13 @@ from scipy import special
 from jaxgan import data as data_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
+from jaxgan.gan import cycled_labels
 from jaxgan.metrics import (
+  classifier,
   classifier_accuracy,
   feature_statistics,
   frechet_distance,
+  inception,
   inception_score,
   kid_from_features,
   mode_score,
@@ -53,8 +57,6 @@ from jaxgan.metrics import (
   toy_metrics,
   wasserstein_distance,
 )
-from jaxgan.metrics import classifier, inception
-from jaxgan.gan import cycled_labels
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
 
 log = logging.getLogger(__name__)

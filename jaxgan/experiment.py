@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import jax
-from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tqdm
+from jax.experimental import multihost_utils
 
 from jaxgan import data as data_lib
 from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots
@@ -359,9 +359,10 @@ def train_and_evaluate(
   """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
 
   Writes into `workdir`: `config.json`, TensorBoard events (losses; the gradient penalty and Wasserstein estimate
-  where the run has them; steps/s, learning rates, evaluation metrics, sample pictures, hyperparameters), `checkpoints/` (the newest `keep_checkpoints`),
-  `best_checkpoint/` (the best by `config.best_metric`), `samples/step_*.png` (from the same latents at every
-  evaluation; the newest also as `samples.png`) and `results.json`.
+  where the run has them; steps/s, learning rates, evaluation metrics, sample pictures, hyperparameters),
+  `checkpoints/` (the newest `keep_checkpoints`), `best_checkpoint/` (the best by `config.best_metric`),
+  `samples/step_*.png` (from the same latents at every evaluation; the newest also as `samples.png`) and
+  `results.json`.
 
   Args:
     config: a run config (see experiments/configs).

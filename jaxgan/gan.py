@@ -8,7 +8,8 @@ update math that trains a state lives in `jaxgan.updates`, and the train step th
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import flax.struct
 import jax

@@ -27,7 +27,8 @@ exact gradients for large |logit| (no sigmoid followed by a log).
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

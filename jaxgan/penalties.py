@@ -17,7 +17,7 @@ Every penalty has the signature `(critic_fn, real, fake, key, ...)` and returns 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

@@ -20,7 +20,8 @@ a run over D devices draws exactly the latents and interpolation weights of a on
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import ml_collections

@@ -1,10 +1,10 @@
 """DeLiGAN's prior, the T-GAN pair critic and the training tips, all through the one train step."""
 
 import chex
-import optax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxgan import losses, priors, train, updates

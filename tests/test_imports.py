@@ -151,7 +151,9 @@ def test_the_walker_finds_cycles_through_every_import_form(tmp_path):
     "a.py": "from pkg import b\n",
     "b.py": "from .sub import c\n",
     "sub/__init__.py": "X = 1\n",
-    "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n  from pkg import a\ndef f():\n  from .. import d\n",
+    "sub/c.py": (
+      "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n  from pkg import a\ndef f():\n  from .. import d\n"
+    ),
     "d.py": "import pkg.sub\nfrom pkg.sub import X\n",
   }
   for name, text in files.items():

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from jaxgan.metrics import one_nn_accuracy, precision_recall, wasserstein_distance
-from jaxgan.metrics import distances
+from jaxgan.metrics import distances, one_nn_accuracy, precision_recall, wasserstein_distance
 
 
 def _brute_force_w1(x, y):

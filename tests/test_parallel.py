@@ -14,9 +14,9 @@ import sys
 import chex
 import jax
 import orbax.checkpoint as ocp
+import parallel_check
 import pytest
 
-import parallel_check
 from jaxgan import parallel
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.experiment import train_and_evaluate

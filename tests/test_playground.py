@@ -16,7 +16,8 @@ import pytest
 
 from experiments import playground as playground_cli
 from experiments.configs import wgan_gp_toy
-from jaxgan.playground import datasets, engine, params, server as server_lib
+from jaxgan.playground import datasets, engine, params
+from jaxgan.playground import server as server_lib
 
 TINY = {"g_width": 8, "g_depth": 2, "d_width": 8, "d_depth": 2, "batch_size": 32}
 # Compiling is most of this file's time, so the server tests, the half-step test and the browser share two programs

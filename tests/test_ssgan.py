@@ -111,7 +111,7 @@ def test_one_step_matches_the_papers_losses():
     l_lab = critic(p, batch.labelled[0]).class_logits
     l_unl = critic(p, batch.unlabelled[0]).class_logits
     l_gen = critic(p, fake).class_logits
-    lse = lambda l: jax.nn.logsumexp(l, -1)
+    lse = lambda logits: jax.nn.logsumexp(logits, -1)
     picked = jnp.take_along_axis(l_lab, batch.labels[0][:, None], -1)[:, 0]
     loss_lab = -jnp.mean(picked) + jnp.mean(lse(l_lab))
     loss_unl = (

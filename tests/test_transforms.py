@@ -2,10 +2,9 @@ import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 import pytest
-
-import numpy as np
 
 from jaxgan.optim import build_optimizer
 from jaxgan.transforms import clip_params, max_column_norm

@@ -7,7 +7,7 @@ built first.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import ml_collections

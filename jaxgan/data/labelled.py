@@ -4,7 +4,7 @@ calls when `config.classifier.name` is 'ssgan')."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

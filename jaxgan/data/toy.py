@@ -10,7 +10,8 @@ run regenerates exactly the batches it would have seen.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

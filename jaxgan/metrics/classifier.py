@@ -3,8 +3,9 @@
 The Inception network of IS and FID (Salimans et al. 2016; Heusel et al. 2017) was trained on ImageNet and says
 little about digits, so on MNIST-like data GAN papers (DeLiGAN's modified Inception Score among them) score samples
 with a classifier trained on the dataset itself. Here its softmax feeds the Inception, modified Inception and mode
-scores and `classifier_accuracy`, and its penultimate layer (128-d) feeds FID, KID, precision/recall and 1-NN. The weights ship inside the package (`jaxgan/metrics/weights/<dataset>_classifier.msgpack`,
-written by `experiments/train_classifier.py`), so scores are comparable between runs and machines.
+scores and `classifier_accuracy`, and its penultimate layer (128-d) feeds FID, KID, precision/recall and 1-NN. The
+weights ship inside the package (`jaxgan/metrics/weights/<dataset>_classifier.msgpack`, written by
+`experiments/train_classifier.py`), so scores are comparable between runs and machines.
 
 Inputs are images in [-1, 1], the range of the generators' tanh output and of `jaxgan.data.images.to_unit_range`.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import os
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import flax.serialization

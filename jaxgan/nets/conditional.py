@@ -8,7 +8,7 @@ Conditional nets take `inputs = (x, labels)` with labels int [B] in [0, num_clas
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax

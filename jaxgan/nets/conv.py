@@ -5,8 +5,8 @@ XLA:CPU computes forward convolutions well, but the convolutions that `jax.grad`
 gradient is a convolution whose window is the whole output map (0.62 s against 0.17 s for the forward pass of a 3x3
 conv 32x32x128 -> 64 at batch 64 on 2 cores), and a convolution that dilates its input (a transposed convolution, or
 the input gradient of a strided one) misses XLA's fast kernels (the kernel gradient of the DCGAN generator's 4x4
-stride-2 transposed conv 7x7x128 -> 64 takes 30x its forward pass). Here the same derivatives are computed in other exact
-forms (`jax.custom_vjp`):
+stride-2 transposed conv 7x7x128 -> 64 takes 30x its forward pass). Here the same derivatives are computed in other
+exact forms (`jax.custom_vjp`):
 
 * Kernel gradient: for each kernel tap (p, q), dk[p, q] = x_view(p, q)^T dy, one matmul per tap, where
   x_view(p, q)[b, i, j] = x_padded[b, s * i + p, s * j + q] (a strided slice, not the kh * kw copies of im2col).
@@ -31,7 +31,8 @@ derivatives well, and `lax.conv_general_dilated` is used unchanged. Per-layer ti
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax

@@ -10,7 +10,7 @@ Wasserstein scores of shape [B]: no sigmoid, so every loss can use its stable fo
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax

@@ -9,7 +9,7 @@ linear pieces per unit) trained with dropout on its inputs and hidden units, and
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax

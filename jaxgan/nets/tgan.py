@@ -9,7 +9,7 @@ C(x_r) - C(x_f), and T-SGAN reduces to twice RSGAN.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax

@@ -22,7 +22,7 @@ so the two settings share checkpoints.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax

@@ -14,7 +14,8 @@ loss makes it: the minimax GAN's arrows shrink where its loss saturates). The ho
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -33,7 +33,8 @@ import logging
 import re
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ml_collections
 
@@ -227,7 +228,7 @@ class Playground:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-  server: "PlaygroundServer"
+  server: PlaygroundServer
   server_version = "jaxgan-playground"
 
   def setup(self) -> None:
