@@ -19,6 +19,8 @@ discriminator as a classifier.
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -163,3 +165,26 @@ def feature_matching_loss(
   if axis_name is not None:
     means = jax.lax.pmean(means, axis_name)
   return jnp.mean((means[0] - means[1]) ** 2)
+
+
+# Names this module held before its pipeline and evaluation moved out. Looked up on first use (PEP 562), so the
+# head imports nothing else from jaxgan while old imports such as `semi_supervised.test_error` keep working.
+_MOVED = {
+  "SemiSupervisedBatch": "jaxgan.batch",
+  "labelled_subset": "jaxgan.data.labelled",
+  "make_batch_fn": "jaxgan.data.labelled",
+  "classify": "jaxgan.classifier_eval",
+  "test_error": "jaxgan.classifier_eval",
+  "evaluate_run": "jaxgan.classifier_eval",
+}
+
+
+def __getattr__(name: str):
+  if name not in _MOVED:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  warnings.warn(
+    f"jaxgan.semi_supervised.{name} moved to {_MOVED[name]}.{name}; import it from there.",
+    DeprecationWarning,
+    stacklevel=2,
+  )
+  return getattr(importlib.import_module(_MOVED[name]), name)

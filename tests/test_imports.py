@@ -168,3 +168,19 @@ def test_the_walker_finds_cycles_through_every_import_form(tmp_path):
   assert find_cycle(found) is None  # c -> a is for type hints only
   (root / "sub" / "__init__.py").write_text("from pkg.a import *\n")
   assert find_cycle(package_imports(root)) == ["pkg.a", "pkg.b", "pkg.sub.c", "pkg.d", "pkg.sub", "pkg.a"]
+
+
+def test_names_moved_out_of_semi_supervised_still_import():
+  import pytest
+
+  from jaxgan import batch, classifier_eval, semi_supervised
+  from jaxgan.data import labelled
+
+  with pytest.warns(DeprecationWarning, match="moved to jaxgan.classifier_eval.test_error"):
+    assert semi_supervised.test_error is classifier_eval.test_error
+  with pytest.warns(DeprecationWarning):
+    assert semi_supervised.make_batch_fn is labelled.make_batch_fn
+  with pytest.warns(DeprecationWarning):
+    assert semi_supervised.SemiSupervisedBatch is batch.SemiSupervisedBatch
+  with pytest.raises(AttributeError):
+    semi_supervised.no_such_name  # noqa: B018
