@@ -319,8 +319,14 @@ def toy_run_metrics(
 # ------------------------------------------------------------------------------------------------ a trained run
 
 
-def load_run(workdir: str | os.PathLike) -> tuple[ml_collections.ConfigDict, GAN, GANState, int]:
-  """Reads a run's `config.json` and restores its newest checkpoint.
+def load_run(
+  workdir: str | os.PathLike, folder: str = "checkpoints"
+) -> tuple[ml_collections.ConfigDict, GAN, GANState, int]:
+  """Reads a run's `config.json` and restores the newest checkpoint in `workdir/folder`.
+
+  Args:
+    workdir: the run directory.
+    folder: `checkpoints` (the newest state) or `best_checkpoint` (the best by `config.best_metric`).
 
   Returns:
     (config, gan, state, step).
@@ -336,18 +342,18 @@ def load_run(workdir: str | os.PathLike) -> tuple[ml_collections.ConfigDict, GAN
       "`python -m experiments.train --workdir=...`."
     )
   config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
-  if not (workdir / "checkpoints").is_dir():
-    raise FileNotFoundError(f"No checkpoints/ in {workdir}; train the run first.")
+  if not (workdir / folder).is_dir():
+    raise FileNotFoundError(f"No {folder}/ in {workdir}; train the run first.")
   gan = build_gan(config)
   # Shapes and dtypes are all a restore needs; eval_shape gets them without running (or compiling) the init.
   template = jax.eval_shape(functools.partial(init_state, gan), jax.random.key(0))
-  checkpointer = Checkpointer(workdir / "checkpoints")
+  checkpointer = Checkpointer(workdir / folder)
   try:
     restored = checkpointer.restore_latest(template)
   finally:
     checkpointer.close()
   if restored is None:
-    raise FileNotFoundError(f"No checkpoint in {workdir / 'checkpoints'}; train the run first.")
+    raise FileNotFoundError(f"No checkpoint in {workdir / folder}; train the run first.")
   state, step = restored
   return config, gan, state, step
 

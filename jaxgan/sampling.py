@@ -14,7 +14,6 @@ Images are float arrays [N, H, W, C] in [-1, 1], the generators' range; toy samp
 from __future__ import annotations
 
 import functools
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ import numpy as np
 
 from jaxgan import data as data_lib
 from jaxgan import plots
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.evaluation import load_run
-from jaxgan.train import GAN, GANState, build_gan, example_keys, init_state, sample_latents
+from jaxgan.train import GAN, GANState, example_keys, sample_latents
 
 CHECKPOINTS = ("latest", "best")
 INTERPOLATIONS = ("slerp", "lerp")
@@ -58,32 +56,13 @@ def load_checkpoint(
     raise ValueError(f"checkpoint must be one of {CHECKPOINTS}; got {checkpoint!r}.")
   if checkpoint == "latest":
     return load_run(workdir)
-  # load_run restores only checkpoints/; the best checkpoint is the same state in best_checkpoint/.
   workdir = Path(workdir)
-  config_path = workdir / "config.json"
-  if not config_path.exists():
-    raise FileNotFoundError(
-      f"{config_path} not found: --workdir must be a run directory written by "
-      "`python -m experiments.train --workdir=...`."
-    )
-  best_dir = workdir / "best_checkpoint"
-  if not best_dir.is_dir():
+  if (workdir / "config.json").exists() and not (workdir / "best_checkpoint").is_dir():
     raise FileNotFoundError(
       f"No best checkpoint in {workdir} (a run keeps one in best_checkpoint/ when "
       "config.best_metric is set); use --checkpoint=latest."
     )
-  config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
-  gan = build_gan(config)
-  template = jax.eval_shape(functools.partial(init_state, gan), jax.random.key(0))
-  checkpointer = Checkpointer(best_dir)
-  try:
-    restored = checkpointer.restore_latest(template)
-  finally:
-    checkpointer.close()
-  if restored is None:
-    raise FileNotFoundError(f"best_checkpoint/ in {workdir} holds no checkpoint yet; use --checkpoint=latest.")
-  state, step = restored
-  return config, gan, state, step
+  return load_run(workdir, "best_checkpoint")
 
 
 # ------------------------------------------------------------------------------------------------------ latents
