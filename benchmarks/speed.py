@@ -140,18 +140,7 @@ def _jaxgan_worker(workload: str, args) -> dict:
   finite = all(bool(jnp.isfinite(v)) for v in jax.device_get(run_one()).values())
   peak_rss_mb = _peak_rss_mb()  # before the memory analysis below, which compiles the step a second time
   # XLA's own account of the step's buffers (arguments, outputs, temporaries; donated state counted once).
-  memory = train_step.step.lower(box["state"], batch, key).compile().memory_analysis()
-  step_memory_mb = (
-    None
-    if memory is None
-    else (
-      memory.temp_size_in_bytes
-      + memory.argument_size_in_bytes
-      + memory.output_size_in_bytes
-      - memory.alias_size_in_bytes
-    )
-    / 2**20
-  )
+  step_memory_mb = _step_memory_mb(train_step.step.lower(box["state"], batch, key))
   return {
     "import_s": import_s,
     "setup_s": setup_s,
@@ -196,18 +185,7 @@ def _minimal_worker(workload: str, args) -> dict:
   it_s, iters = _time_iterations(run_one, jax.block_until_ready, args.seconds, args.min_iters, args.max_iters)
   finite = all(bool(jnp.isfinite(v)) for v in jax.device_get(run_one()).values())
   peak_rss_mb = _peak_rss_mb()
-  memory = w.step.lower(box["state"], reals, key).compile().memory_analysis()
-  step_memory_mb = (
-    None
-    if memory is None
-    else (
-      memory.temp_size_in_bytes
-      + memory.argument_size_in_bytes
-      + memory.output_size_in_bytes
-      - memory.alias_size_in_bytes
-    )
-    / 2**20
-  )
+  step_memory_mb = _step_memory_mb(w.step.lower(box["state"], reals, key))
   return {
     "import_s": import_s,
     "compile_s": compile_s,
@@ -219,6 +197,17 @@ def _minimal_worker(workload: str, args) -> dict:
     "finite": finite,
     "version": jax.__version__,
   }
+
+
+def _step_memory_mb(lowered) -> float | None:
+  """XLA's own account of a lowered step's buffers in MB: arguments, outputs and temporaries, donated state once."""
+  memory = lowered.compile().memory_analysis()
+  if memory is None:
+    return None
+  total = (
+    memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes - memory.alias_size_in_bytes
+  )
+  return total / 2**20
 
 
 def _peak_rss_mb() -> float:
