@@ -18,6 +18,7 @@ import importlib.util
 import io
 import os
 import re
+import signal
 import sys
 import tokenize
 from collections.abc import Callable, Sequence
@@ -285,3 +286,9 @@ def list_configs(directory: Path = CONFIG_DIR) -> str:
     names = [str(p) for p in paths]
   width = max((len(n) for n in names), default=0)
   return "\n".join(f"{name:<{width}}  {docstring_line(path)}" for name, path in zip(names, paths))
+
+
+def exit_status(results: dict) -> int:
+  """The process's exit status for a run's results: 128 + the signal's number when a signal stopped it, else 0."""
+  name = results.get("stop_signal")
+  return 128 + int(signal.Signals[name]) if name else 0

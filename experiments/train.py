@@ -22,7 +22,6 @@ flag, before anything runs).
 
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -50,12 +49,6 @@ _LIST_CONFIGS = flags.DEFINE_bool(
   False,
   "List the config files in experiments/configs with the first line of their docstrings, and exit.",
 )
-
-
-def exit_status(results: dict) -> int:
-  """The process's exit status for a run's results: 128 + the signal's number when a signal stopped it, else 0."""
-  name = results.get("stop_signal")
-  return 128 + int(signal.Signals[name]) if name else 0
 
 
 def main(argv):
@@ -93,7 +86,7 @@ def main(argv):
     f"Wrote {workdir}/results.json and samples.png: "
     + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
   )
-  return exit_status(results)
+  return cli.exit_status(results)
 
 
 if __name__ == "__main__":

@@ -456,7 +456,7 @@ def test_old_checkpoints_without_stored_config_use_config_json(tiny_toy_config, 
 def test_sigterm_stop_is_recorded_for_the_exit_status(tiny_toy_config, tmp_path, monkeypatch):
   import signal
 
-  from experiments.train import exit_status
+  from experiments.cli import exit_status  # not experiments.train: its absl flags would clash with other CLIs
   from jaxgan import experiment
 
   def budget_spent(budget_s, elapsed_s):  # called at each log step, in the main thread, like a signal handler
