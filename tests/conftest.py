@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -11,6 +12,16 @@ if ROOT not in sys.path:
 
 
 DATA_DIR = os.environ.get("JAXGAN_DATA_DIR", os.path.join(ROOT, "..", "shared", "datasets"))
+
+# Many tests compile the same small programs (the tiny toy run's step, its evaluation): XLA's persistent cache lets
+# every later test, xdist worker and CLI subprocess load them instead of compiling again. Set before jax is imported
+# (subprocesses inherit the environment); the cache is keyed by the program, options and versions, so it never
+# changes a result. JAXGAN_TEST_XLA_CACHE="" turns it off.
+_XLA_CACHE = os.environ.get("JAXGAN_TEST_XLA_CACHE", os.path.join(tempfile.gettempdir(), "jaxgan-test-xla-cache"))
+if _XLA_CACHE:
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _XLA_CACHE)
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
 def pytest_configure(config):
