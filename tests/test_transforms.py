@@ -95,3 +95,26 @@ def test_optimizer_config_chains_the_constraints():
   c.max_norm = -1.0
   with pytest.raises(ValueError, match="max_norm must be >= 0"):
     build_optimizer(c)
+
+
+def test_sgd_momentum_ramp_matches_pylearn2_momentum_by_hand():
+  # Momentum 0.5 until update 1, then linear to 0.7 at update 3 (pylearn2's MomentumAdjustor, per update here).
+  c = ml_collections.ConfigDict(
+    {"name": "sgd", "learning_rate": 0.1, "momentum": 0.5, "final_momentum": 0.7, "momentum_begin": 1,
+     "momentum_saturate": 3}
+  )  # fmt: skip
+  tx = build_optimizer(c)
+  params = {"w": jnp.zeros(3)}
+  state = tx.init(params)
+  grads = [jnp.array([1.0, -2.0, 0.5]) * (k + 1) for k in range(5)]
+  w, velocity = np.zeros(3), np.zeros(3)
+  for k, g in enumerate(grads):
+    momentum = 0.5 + 0.2 * min(max(k - 1, 0), 2) / 2
+    velocity = momentum * velocity + np.asarray(g)  # optax's trace; the rate is constant here
+    w = w - 0.1 * velocity
+    updates, state = jax.jit(tx.update)({"w": g}, state, params)
+    params = optax.apply_updates(params, updates)
+    chex.assert_trees_all_close(params["w"], jnp.asarray(w, jnp.float32), rtol=1e-6)
+  c.momentum_saturate = 1
+  with pytest.raises(ValueError, match="momentum_begin < momentum_saturate"):
+    build_optimizer(c)
