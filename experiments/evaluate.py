@@ -71,6 +71,11 @@ _RESIZE = flags.DEFINE_enum(
 _NO_CACHE = flags.DEFINE_bool("no_cache", False, "Neither read nor write the real-statistics cache.")
 _OUTPUT = flags.DEFINE_string("output", None, "With --real/--fake: also write the results to this JSON file.")
 _NO_PROGRESS = flags.DEFINE_bool("no_progress", False, "Hide the progress bars.")
+_RAW_GENERATOR = flags.DEFINE_bool(
+  "raw_generator",
+  False,
+  "Use the trained generator, not the moving average of it that runs with config.ema keep (used by default).",
+)
 
 
 def _print(results):
@@ -146,6 +151,7 @@ def main(argv):
         features=_FEATURES.value,
         resize=_RESIZE.value,
         download_inception=_DOWNLOAD_INCEPTION.value,
+        raw_generator=_RAW_GENERATOR.value,
       )
       output = os.path.join(_WORKDIR.value, "eval.json")
   except (ValueError, OSError) as error:  # bad input, no network: one line, no traceback

@@ -44,6 +44,11 @@ _INTERP_MODE = flags.DEFINE_enum("interp_mode", "slerp", ["slerp", "lerp"], "Sph
 _INTERP_STEPS = flags.DEFINE_integer("interp_steps", 8, "Points on each interpolation path, both ends included.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the latents.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+_RAW_GENERATOR = flags.DEFINE_bool(
+  "raw_generator",
+  False,
+  "Use the trained generator, not the moving average of it that runs with config.ema keep (used by default).",
+)
 
 flags.mark_flags_as_required(["workdir", "output"])
 
@@ -69,6 +74,7 @@ def main(argv):
       interp_steps=_INTERP_STEPS.value,
       seed=_SEED.value,
       overwrite=_OVERWRITE.value,
+      raw_generator=_RAW_GENERATOR.value,
     )
   except (ValueError, FileNotFoundError) as error:
     # One line naming the problem and the fix (a checkpoint error lists the steps it tried on later lines).

@@ -5,11 +5,16 @@ the previous checkpoints intact. A step that fails to restore (corrupt or trunca
 reported and the next older one is tried, so one bad checkpoint never costs a run; the training loop then has it
 moved aside (renamed `<step>.corrupt-<time>` or `<step>.nonfinite-<time>`, names the manager ignores), since orbax
 refuses to save a step at or below one it already lists. A save that does not happen raises `CheckpointSaveError`.
+
+A state class may grow fields that default to None (e.g. `GANState.ema`). A checkpoint written before such a field
+existed, or with it None, restores it as None (the caller initialises it); a field the checkpoint holds but the
+template leaves None is read and dropped, with a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -56,6 +61,30 @@ def _is_no_space(error: BaseException | None) -> bool:
       return True
     error = error.__cause__ or error.__context__
   return False
+
+
+def _restore_target(abstract: Any, saved: Any) -> tuple[Any, list[str]]:
+  """What to hand orbax for a checkpoint whose top level is `saved` ({field: metadata}), and the fields to drop.
+
+  For a dataclass state, a dict of exactly the fields the checkpoint holds: a None-default field it lacks (or holds
+  as None) is left out and comes back None; one it holds that the template leaves None is read by its own metadata
+  and dropped. Anything else is restored into `abstract` as it is.
+  """
+  if not (dataclasses.is_dataclass(abstract) and isinstance(saved, dict)):
+    return abstract, []
+  fields = {f.name: f for f in dataclasses.fields(abstract)}
+  target, dropped = {}, []
+  for name, value in saved.items():
+    ours = getattr(abstract, name) if name in fields else None
+    if ours is None and value is not None:
+      target[name] = value  # orbax restores a subtree given its metadata
+      dropped.append(name)
+    else:
+      target[name] = ours if value is not None else None
+  for name, field in fields.items():
+    if saved.get(name) is None and getattr(abstract, name) is not None and field.default is not None:
+      raise ValueError(f"the checkpoint holds no {name!r}")
+  return target, dropped
 
 
 class _NoSpaceFilter(logging.Filter):
@@ -116,7 +145,10 @@ class Checkpointer:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, **by_metric)
     self.directory = os.fspath(directory)
     self.best_metric = best_metric
-    self.manager = ocp.CheckpointManager(os.path.abspath(self.directory), options=options)
+    # The handler named up front, so the saved tree's metadata can be read before a restore (`_saved_tree`).
+    self.manager = ocp.CheckpointManager(
+      os.path.abspath(self.directory), options=options, item_handlers=ocp.StandardCheckpointHandler()
+    )
     self._pending_step: int | None = None  # the step of the save that may still be in flight
     self._failed = False  # a save failed and was reported; close() then stays quiet
     self._resumes_from = resumes_from or self
@@ -235,7 +267,10 @@ class Checkpointer:
     skipped: list[tuple[int, str]] = []
     for step in reversed(self.all_steps()):
       try:
-        state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        target, dropped = _restore_target(abstract, self._saved_tree(step))
+        state = self.manager.restore(step, args=ocp.args.StandardRestore(target))
+        if target is not abstract:
+          state = self._as_template(abstract, state, dropped, step)
       except Exception as error:  # orbax raises many types for unreadable or mismatched files
         log.warning(
           "Checkpoint at step %d in %s cannot be restored (%s); trying an older one.", step, self.directory, error
@@ -260,6 +295,26 @@ class Checkpointer:
         + "\n".join(errors)
       )
     return None
+
+  def _saved_tree(self, step: int) -> Any:
+    """The saved tree's metadata (nested dicts of array metadata), or None when it cannot be read."""
+    try:
+      return self.manager.item_metadata(step).tree
+    except Exception:  # old or damaged metadata: restore into the template as it is, which reports the damage
+      return None
+
+  def _as_template(self, abstract: Any, restored: dict[str, Any], dropped: list[str], step: int) -> Any:
+    """The restored fields as `abstract`'s class; fields the checkpoint lacks are None."""
+    for name in dropped:
+      log.warning(
+        "Checkpoint step %d in %s holds %r, which this config does not keep; dropped.", step, self.directory, name
+      )
+    missing = [f.name for f in dataclasses.fields(abstract) if f.name not in restored or restored[f.name] is None]
+    missing = [name for name in missing if getattr(abstract, name) is not None]
+    if missing:
+      log.info("Checkpoint step %d in %s holds no %s; restored as None.", step, self.directory, ", ".join(missing))
+    values = {f.name: None if f.name in dropped else restored.get(f.name) for f in dataclasses.fields(abstract)}
+    return dataclasses.replace(abstract, **values)
 
   def _move_aside(self, skipped: list[tuple[int, str]]) -> None:
     """Renames the skipped steps' folders (process 0 only: hosts share the directory) and refreshes the manager's

@@ -37,9 +37,10 @@ import tqdm
 from scipy import special
 
 from jaxgan import data as data_lib
+from jaxgan import ema
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
-from jaxgan.gan import cycled_labels
+from jaxgan.gan import cycled_labels, with_ema
 from jaxgan.metrics import (
   classifier,
   classifier_accuracy,
@@ -355,6 +356,9 @@ def load_run(
   if restored is None:
     raise FileNotFoundError(f"No checkpoint in {workdir / folder}; train the run first.")
   state, step = restored
+  if gan.ema is not None and state.ema is None:
+    log.info("Step %d keeps no average of the generator; using the generator's weights for it.", step)
+    state = with_ema(gan, state)
   return config, gan, state, step
 
 
@@ -366,16 +370,18 @@ def generate_samples(
   labels: np.ndarray | None = None,
   batch_size: int = 500,
   progress: bool = False,
+  use_ema: bool = True,
 ) -> np.ndarray:
   """num samples [num, *data_shape] as numpy, generated in jit-compiled batches (batch i from fold_in(key, i)).
 
   Args:
     labels: int [num] conditioning labels for a conditional GAN (required then), else None.
+    use_ema: the generator's moving average when the state keeps one (see `jaxgan.gan.generate`); False: the raw one.
   """
   if gan.num_classes and labels is None:
     raise ValueError("A conditional GAN needs labels [num] to generate from.")
   batch_size = min(batch_size, num)
-  sample = jax.jit(lambda state, key, labels: generate(gan, state, key, batch_size, labels))
+  sample = jax.jit(lambda state, key, labels: generate(gan, state, key, batch_size, labels, use_ema))
   out = []
   for i, start in enumerate(tqdm.trange(0, num, batch_size, desc="generate", disable=not progress, dynamic_ncols=True)):
     batch_labels = None
@@ -443,6 +449,7 @@ def evaluate_run(
   features: str | None = None,
   resize: str = "pytorch_fid",
   download_inception: bool = False,
+  raw_generator: bool = False,
 ) -> dict[str, Any]:
   """Evaluates the newest checkpoint of a run and writes `workdir/eval.json`.
 
@@ -464,9 +471,12 @@ def evaluate_run(
     features: the feature extractor (default: the one that fits the run's data, `features_for_dataset`).
     resize: Inception's resize mode, 'pytorch_fid' or 'clean'.
     download_inception: fetch the Inception weights into the cache when no file is given.
+    raw_generator: evaluate the trained generator even when the run keeps a moving average of it (`config.ema`),
+      which is evaluated by default.
 
   Returns:
-    The results written to eval.json: the metrics, the step, the number of samples, the protocol of image runs
+    The results written to eval.json: the metrics, the step, the number of samples, `generator` ('ema' or 'raw':
+    which generator made the samples), the protocol of image runs
     (`protocol`: reference, num_real, features, features_weights_digest, resize) and timings.
 
   Raises:
@@ -488,7 +498,8 @@ def evaluate_run(
   if not toy:  # load the feature extractor first: a missing weights file fails before any work
     features_name = features or features_for_dataset(config.data.name)
     extractor = get_extractor(features_name, inception_weights, resize, download_inception)
-  samples = generate_samples(gan, state, key_samples, num, labels, progress=progress)
+  use_ema = not raw_generator
+  samples = generate_samples(gan, state, key_samples, num, labels, progress=progress, use_ema=use_ema)
   if save_samples:
     np.savez(save_samples, images=samples, **({"labels": labels} if labels is not None else {}))
   if toy:
@@ -517,6 +528,7 @@ def evaluate_run(
   results.update(
     {
       "step": step,
+      "generator": ema.which(state, use_ema),
       "num_samples": num,
       "features": features_name,
       "seed": seed,

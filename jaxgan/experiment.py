@@ -32,6 +32,7 @@ from jaxgan import data as data_lib
 from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots
 from jaxgan.checkpoint import Checkpointer, all_finite
 from jaxgan.data.prefetch import Prefetcher
+from jaxgan.gan import with_ema
 from jaxgan.optim import learning_rate_schedule
 from jaxgan.summary import SummaryWriter, hparam_values
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
@@ -362,7 +363,8 @@ def train_and_evaluate(
   where the run has them; steps/s, learning rates, evaluation metrics, sample pictures, hyperparameters),
   `checkpoints/` (the newest `keep_checkpoints`), `best_checkpoint/` (the best by `config.best_metric`),
   `samples/step_*.png` (from the same latents at every evaluation; the newest also as `samples.png`) and
-  `results.json`.
+  `results.json`. With `config.ema` the metrics and pictures are the generator's moving average's (`jaxgan.ema`);
+  the diagnostics watch the trained generator.
 
   Args:
     config: a run config (see experiments/configs).
@@ -414,6 +416,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   if restored is not None:
     state, start = restored
     log.info("Resuming from step %d in %s.", start, workdir)
+    if gan.ema is not None and state.ema is None:
+      log.info("Step %d keeps no average of the generator (config.ema); it starts from the generator's weights.", start)
+      state = with_ema(gan, state)
   else:
     start = 0
   last_saved = start if restored is not None else None
@@ -431,8 +436,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   writer = SummaryWriter(workdir / "tensorboard") if primary else _NullWriter()
   watch = diagnostics.settings_from_config(config)
   monitor = diagnostics.init(watch, reference_samples=diagnostics.real_samples(next_batch(start)))
-  # The same latents at every check, so a change in diversity is the generator's, not the draw's.
-  fixed_samples = jax.jit(lambda s: generate(gan, s, jax.random.fold_in(eval_key, 17), watch.num_samples))
+  # The same latents at every check, so a change in diversity is the generator's, not the draw's; the trained
+  # generator's, not its average's, which lags behind a collapse.
+  fixed_samples = jax.jit(
+    lambda s: generate(gan, s, jax.random.fold_in(eval_key, 17), watch.num_samples, use_ema=False)
+  )
   stopped_by: str | None = None
 
   def evaluate_and_draw(done: int, title: str) -> dict[str, float]:
@@ -564,6 +572,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
     "wall_time_s": train_s,
     "compile_s": compile_s,
     "steps_per_s": (trained - 1) / max(train_s - compile_s, 1e-9) if trained > 1 else None,
+    "eval_generator": "ema" if gan.ema is not None else "raw",  # what the metrics and pictures came from
     "parallel": train_step.mode,
     "num_devices": train_step.num_devices,
     "num_processes": jax.process_count(),

@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxgan import ema as ema_lib
 from jaxgan import losses, nets, penalties, priors, semi_supervised
 from jaxgan.data.shapes import data_shape
 from jaxgan.optim import build_optimizer
@@ -32,6 +33,8 @@ class GANState(flax.struct.PyTreeNode):
     prior_params: learnable latent-prior parameters (DeLiGAN's mu, rho), {} for fixed priors.
     g_opt_state: optax state over `(g_params, prior_params)`: the generator's optimiser trains both.
     d_params, d_state, d_opt_state: the same for the critic.
+    ema: the moving average of the generator (`jaxgan.ema.Average`) when `config.ema` keeps one, else None (the
+      pytree of a run without it is unchanged).
   """
 
   step: jax.Array
@@ -42,6 +45,7 @@ class GANState(flax.struct.PyTreeNode):
   d_params: Any
   d_state: Any
   d_opt_state: Any
+  ema: ema_lib.Average | None = None
 
 
 class Tips(NamedTuple):
@@ -78,6 +82,7 @@ class GAN(NamedTuple):
   num_classes: int = 0  # > 0: a conditional GAN; nets take (inputs, labels)
   head: semi_supervised.ClassHead | None = None  # a classifier critic's objective (SSGAN, AC-GAN)
   axis_name: str | None = None  # the device axis the nets were built for (see `build_gan`)
+  ema: ema_lib.Settings | None = None  # the generator's moving average (`config.ema`), None without one
 
 
 def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
@@ -178,6 +183,7 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
     num_classes=num_classes,
     head=head,
     axis_name=axis_name,
+    ema=ema_lib.settings_from_config(config),
   )
 
 
@@ -190,7 +196,7 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
   g_params, g_state = gan.generator.init(g_key, conditioned(gan, z, labels))
   d_params, d_state = gan.critic.init(d_key, conditioned(gan, x, labels))
   prior_params = gan.prior.init(p_key, gan.latent_shape)
-  return GANState(
+  state = GANState(
     step=jnp.zeros((), jnp.int32),
     g_params=g_params,
     g_state=g_state,
@@ -200,6 +206,15 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
     d_state=d_state,
     d_opt_state=gan.d_tx.init(d_params),
   )
+  return with_ema(gan, state)
+
+
+def with_ema(gan: GAN, state: GANState) -> GANState:
+  """`state` with a moving average of its generator when `gan` keeps one and `state` has none (a fresh state, or one
+  restored from a checkpoint written without it: the average then starts from the generator's weights)."""
+  if gan.ema is None or state.ema is not None:
+    return state
+  return state.replace(ema=ema_lib.init(state))
 
 
 def example_keys(key: jax.Array, local_batch: int, axis_name: str | None) -> jax.Array:
@@ -223,16 +238,21 @@ def cycled_labels(num: int, num_classes: int) -> np.ndarray:
   return np.arange(num) % num_classes
 
 
-def generate(gan: GAN, state: GANState, key: jax.Array, num: int, labels: jax.Array | None = None) -> jax.Array:
+def generate(
+  gan: GAN, state: GANState, key: jax.Array, num: int, labels: jax.Array | None = None, use_ema: bool = True
+) -> jax.Array:
   """num samples [num, *data_shape] from the generator in inference mode (BatchNorm running statistics).
 
   Args:
     labels: int [num] classes for a conditional GAN; default cycles through the classes (`cycled_labels`).
+    use_ema: sample from the generator's moving average when the state keeps one (`jaxgan.ema`); False: the
+      trained (raw) generator.
   """
-  z = sample_latents(gan, state.prior_params, example_keys(key, num, None))
+  g_params, g_state, prior_params = ema_lib.generator(state, use_ema)
+  z = sample_latents(gan, prior_params, example_keys(key, num, None))
   if gan.num_classes and labels is None:
     labels = jnp.asarray(cycled_labels(num, gan.num_classes))
   if labels is not None and labels.shape != (num,):
     raise ValueError(f"generate needs labels of shape ({num},); got {labels.shape}.")
-  x, _ = gan.generator.apply(state.g_params, state.g_state, conditioned(gan, z, labels), False)
+  x, _ = gan.generator.apply(g_params, g_state, conditioned(gan, z, labels), False)
   return x

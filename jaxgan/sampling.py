@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan import data as data_lib
-from jaxgan import plots
+from jaxgan import ema, plots
 from jaxgan.evaluation import load_run
 from jaxgan.train import GAN, GANState, example_keys, sample_latents
 
@@ -120,7 +120,9 @@ def check_truncation(prior: str, truncation: float | None) -> None:
     )
 
 
-def draw_latents(gan: GAN, state: GANState, key: jax.Array, num: int, truncation: float | None = None) -> jax.Array:
+def draw_latents(
+  gan: GAN, state: GANState, key: jax.Array, num: int, truncation: float | None = None, use_ema: bool = True
+) -> jax.Array:
   """z [num, *latent_shape]: latent i from `fold_in(key, i)`, as `jaxgan.train.generate` draws them.
 
   Args:
@@ -129,6 +131,7 @@ def draw_latents(gan: GAN, state: GANState, key: jax.Array, num: int, truncation
     key: a PRNG key.
     num: how many latents.
     truncation: resample coordinates beyond this threshold (normal priors only; `check_truncation` first), or None.
+    use_ema: the prior's parameters from the generator's moving average when the state keeps one (`jaxgan.ema`).
   """
 
   def draw(prior_params, key):
@@ -137,7 +140,7 @@ def draw_latents(gan: GAN, state: GANState, key: jax.Array, num: int, truncation
       return sample_latents(gan, prior_params, keys)
     return jax.vmap(lambda k: truncated_normal(k, gan.latent_shape, truncation))(keys)
 
-  return jax.jit(draw)(state.prior_params, key)
+  return jax.jit(draw)(ema.generator(state, use_ema)[2], key)
 
 
 @jax.jit
@@ -190,11 +193,13 @@ def interpolation_latents(
   steps: int,
   mode: str = "slerp",
   truncation: float | None = None,
+  use_ema: bool = True,
 ) -> jax.Array:
   """Latents along `pairs` paths between two draws each, `steps` points a path, endpoints included.
 
   Args:
-    gan, state, key, truncation: as `draw_latents`, which draws the 2 * pairs endpoints (pair k: latents 2k, 2k + 1).
+    gan, state, key, truncation, use_ema: as `draw_latents`, which draws the 2 * pairs endpoints (pair k: latents
+      2k, 2k + 1).
     pairs: K paths.
     steps: S >= 2 points on each.
     mode: "slerp" or "lerp".
@@ -211,7 +216,7 @@ def interpolation_latents(
     raise ValueError(f"--interp_steps needs at least 2 points (the two ends); got {steps}.")
   if mode not in INTERPOLATIONS:
     raise ValueError(f"--interp_mode must be one of {INTERPOLATIONS}; got {mode!r}.")
-  z = draw_latents(gan, state, key, 2 * pairs, truncation)
+  z = draw_latents(gan, state, key, 2 * pairs, truncation, use_ema)
   t = jnp.linspace(0.0, 1.0, steps)
   return (slerp if mode == "slerp" else lerp)(z[0::2], z[1::2], t)
 
@@ -234,8 +239,8 @@ def generate_from_latents(
 ) -> np.ndarray:
   """The generator in inference mode on given latents, in jit-compiled batches of one size.
 
-  The parameters are passed apart from the state so that a caller picks which generator (the trained one today; an
-  average of its weights once runs keep one).
+  The parameters are passed apart from the state so that a caller picks which generator: the trained one, or the
+  moving average of its weights (`jaxgan.ema.generator`).
 
   Args:
     gan: the run's GAN.
@@ -413,6 +418,7 @@ def sample_run(
   interp_steps: int = 8,
   seed: int = 0,
   overwrite: bool = False,
+  raw_generator: bool = False,
 ) -> tuple[str, list[Path]]:
   """Writes samples of a trained run to files (what `python -m experiments.sample` does).
 
@@ -420,7 +426,8 @@ def sample_run(
   (`images` float32 [N, H, W, C] in [-1, 1], `labels` int32 [N] for conditional runs); toy points to an .npz (`points`
   [N, 2], `labels`) and a scatter PNG beside it (`samples.npz`, `samples.png` in a folder). Interpolation (with
   `interpolate`): `interpolation.npz` (`images` or `points` [K, S, ...], `latents` [K, S, *latent_shape]), `.png`
-  and, for images, `.gif`. Every .npz also holds `step`, `checkpoint`, `seed` and `truncation` (NaN for none).
+  and, for images, `.gif`. Every .npz also holds `step`, `checkpoint`, `generator` ('ema' or 'raw'), `seed` and
+  `truncation` (NaN for none).
 
   Args:
     workdir: the run directory.
@@ -434,6 +441,8 @@ def sample_run(
     interp_steps: S points on each path, ends included.
     seed: seed of the latents (sample i from `fold_in(key(seed), i)`).
     overwrite: replace existing files; without it an existing file, or a non-empty PNG folder, is refused.
+    raw_generator: sample the trained generator even when the run keeps a moving average of it (`config.ema`),
+      which is sampled by default.
 
   Returns:
     (a sentence saying what was written, the files written; for a PNG folder, the folder).
@@ -464,11 +473,12 @@ def sample_run(
     _refuse_existing([] if png_folder else files, files[0] if png_folder else None)
 
   key = jax.random.key(seed)
-  # The generator sampled; an average of its weights would be chosen here once runs keep one.
-  g_params, g_state = state.g_params, state.g_state
+  use_ema = not raw_generator
+  g_params, g_state, _ = ema.generator(state, use_ema)
   meta = {
     "step": step,
     "checkpoint": checkpoint,
+    "generator": ema.which(state, use_ema),
     "seed": seed,
     "truncation": np.nan if truncation is None else truncation,
   }
@@ -478,7 +488,7 @@ def sample_run(
   files[0].parent.mkdir(parents=True, exist_ok=True)
 
   if interpolate is not None:
-    z = interpolation_latents(gan, state, key, interpolate, interp_steps, interp_mode, truncation)
+    z = interpolation_latents(gan, state, key, interpolate, interp_steps, interp_mode, truncation, use_ema)
     pairs, steps = z.shape[:2]
     labels = cycling_labels(pairs, gan.num_classes).repeat(steps) if gan.num_classes else None
     flat = z.reshape(pairs * steps, *z.shape[2:])
@@ -495,7 +505,7 @@ def sample_run(
   labels = None
   if gan.num_classes:
     labels = class_labels(num, gan.num_classes) if per_class else cycling_labels(num, gan.num_classes)
-  z = draw_latents(gan, state, key, len(labels) if labels is not None else num, truncation)
+  z = draw_latents(gan, state, key, len(labels) if labels is not None else num, truncation, use_ema)
   x = generate_from_latents(gan, g_params, g_state, z, labels)
   extra = {} if labels is None else {"labels": labels}
   if toy:

@@ -26,6 +26,7 @@ from typing import Any
 import jax
 import ml_collections
 
+from jaxgan import ema
 from jaxgan.batch import Batch, SemiSupervisedBatch
 from jaxgan.gan import GAN, GANState, Tips, build_gan, example_keys, generate, init_state, sample_latents
 from jaxgan.updates import Metrics, as_batch, critic_update, generator_update
@@ -79,7 +80,8 @@ def make_train_step(
     verdicts, `losses.discriminator_accuracy`), and `critic_grad_norm` / `generator_grad_norm` (global norms of the
     averaged gradients), all from the step's last critic and generator updates. With a classifier head
     (`config.classifier`) also `class_loss` and `class_accuracy` (the critic's, on the labelled batch for SSGAN and
-    on the real batch for AC-GAN) and, for AC-GAN, `generator_class_loss`.
+    on the real batch for AC-GAN) and, for AC-GAN, `generator_class_loss`. With `config.ema` the step ends by
+    moving the generator's average (`jaxgan.ema.update`), which nothing in the step reads.
   """
   gan = config if isinstance(config, GAN) else build_gan(config, axis_name)
 
@@ -98,6 +100,8 @@ def make_train_step(
     metrics = {**critic_metrics, **g_metrics}
     if axis_name is not None:
       metrics = jax.lax.pmean(metrics, axis_name)
+    if gan.ema is not None:  # last: the average follows the weights the generator's updates just made
+      new_state = new_state.replace(ema=ema.update(gan.ema, new_state.ema, new_state, state.step))
     return new_state.replace(step=state.step + 1), metrics
 
   return train_step

@@ -38,6 +38,7 @@ def _configs():
   dcgan = dcgan_mnist.get_config()
   dcgan.batch_size = 8
   dcgan.generator.base_features = dcgan.critic.base_features = 4
+  dcgan.ema.decay = 0.5  # the generator's average (weights and BatchNorm statistics) is part of the compared state
   for c in (toy, dcgan):
     # SGD: Adam's first steps turn float noise of 1e-7 in a gradient into a step of +-lr.
     c.g_optimizer.name = c.d_optimizer.name = "sgd"
@@ -105,6 +106,7 @@ def equivalence(names=None, steps=3):
       entry["max_abs_diff"] = max(jax.tree.leaves(diffs))
       entry["max_metric_diff"] = max(abs(metrics[k] - ref_metrics[k]) for k in ref_metrics)
       entry["has_batch_stats"] = bool(jax.tree.leaves(state.g_state))
+      entry["has_ema"] = state.ema is not None
       if name == "wgan_gp_toy" and mode == "shard_map":
         entry["params"] = _param_lists(state)  # compared with a two-process run of the same steps
       try:

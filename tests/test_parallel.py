@@ -107,6 +107,7 @@ def test_parallel_step_matches_one_device(runs, case):
   assert result["max_metric_diff"] < 1e-4
   if case.startswith("dcgan"):
     assert result["has_batch_stats"]  # the synced BatchNorm statistics are part of the compared state
+    assert result["has_ema"]  # and so is the generator's moving average
 
 
 def test_batch_not_divisible_by_devices_is_refused(runs):

@@ -3,7 +3,7 @@
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-from jaxgan import diagnostics, semi_supervised
+from jaxgan import diagnostics, ema, semi_supervised
 
 
 def optimizer(name: str, learning_rate: float, **kwargs) -> ml_collections.ConfigDict:
@@ -78,6 +78,8 @@ def base_config() -> ml_collections.ConfigDict:
     }
   )
   c.classifier = semi_supervised.default_config()  # the discriminator as a classifier: none | ssgan | acgan
+  # The generator's moving average, used for evaluation and samples (see jaxgan.ema): off unless decay > 0.
+  c.ema = ema.default_config()
   c.diagnostics = diagnostics.default_config()  # warnings when a run is dying (see jaxgan.diagnostics)
   # The DeLiGAN prior's options, read when prior = 'deligan' (jaxgan.priors.deligan_prior's defaults).
   c.deligan = ml_collections.ConfigDict(

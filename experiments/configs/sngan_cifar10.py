@@ -30,4 +30,8 @@ def get_config():
   )
   c.g_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9)
   c.d_optimizer = optimizer("adam", 2e-4, b1=0.0, b2=0.9)
+  # Evaluate and sample the generator's moving average (jaxgan.ema; training is unchanged, --raw_generator reads the
+  # trained one): Yazici et al. 2019 find it lowers FID for these CIFAR-10 ResNet GANs with decay 0.9999; the first
+  # 1000 steps copy the generator, as BigGAN-PyTorch's ema_start does.
+  c.ema.update(decay=0.9999, start_step=1000)
   return c
