@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import ml_collections
 import optax
 
@@ -102,7 +103,9 @@ def learning_rate_schedule(c: ml_collections.ConfigDict, which: str = "optimizer
   return schedule
 
 
-def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> optax.GradientTransformation:
+def build_optimizer(
+  c: ml_collections.ConfigDict, which: str = "optimizer", learning_rate: jax.Array | None = None
+) -> optax.GradientTransformation:
   """Builds the optax transform described by an optimiser config section.
 
   Args:
@@ -111,6 +114,10 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
       enables weight clipping to [-clip, clip]), `max_norm` (> 0 caps every unit's incoming weight norm) and a
       learning-rate schedule (`schedule`, `warmup_steps`, `decay_steps`, `end_value`; see `learning_rate_schedule`).
     which: the config path, for error messages.
+    learning_rate: a scalar array to use instead of `c.learning_rate` (which is still checked), e.g. a traced input
+      of a jitted step: optax's optimisers take an array as their rate, so the same compiled step then runs any
+      rate, with the optimiser state of the config's own (the playground's live learning rates). Only with a
+      constant schedule.
 
   Raises:
     ValueError: for an unknown optimiser or field, or a learning rate that is not a positive number (inf, NaN).
@@ -122,9 +129,12 @@ def build_optimizer(c: ml_collections.ConfigDict, which: str = "optimizer") -> o
     raise ValueError(f"config.{which} has unknown fields {sorted(unknown)}; allowed: {sorted(_FIELDS)}.")
   if not 0 < float(c.learning_rate) < math.inf:  # also refuses NaN
     raise ValueError(f"config.{which}.learning_rate must be a positive number; got {c.learning_rate}.")
-  if (c.get("schedule", "constant") or "constant") != "constant" or (c.get("warmup_steps", 0) or 0) > 0:
+  scheduled = (c.get("schedule", "constant") or "constant") != "constant" or (c.get("warmup_steps", 0) or 0) > 0
+  if scheduled and learning_rate is not None:
+    raise ValueError(f"config.{which} has a learning-rate schedule; a learning_rate given apart needs a constant one.")
+  if scheduled or learning_rate is not None:
     fields = c.to_dict()
-    fields["learning_rate"] = learning_rate_schedule(c, which)
+    fields["learning_rate"] = learning_rate_schedule(c, which) if scheduled else learning_rate
     c = ml_collections.ConfigDict(fields, type_safe=False)
   tx = OPTIMIZERS[c.name](c)
   constraints = []

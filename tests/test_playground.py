@@ -10,12 +10,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments import playground as playground_cli
 from experiments.configs import wgan_gp_toy
+from jaxgan import train
 from jaxgan.playground import datasets, engine, params
 from jaxgan.playground import server as server_lib
 
@@ -94,8 +97,6 @@ def test_a_bad_value_is_named_with_the_field_and_what_is_allowed():
 
 
 def test_every_preset_makes_a_config_the_library_builds():
-  from jaxgan import train
-
   for loss in params.LOSS_PRESETS:
     for prior in ("normal", "uniform", "deligan"):
       config = params.make_config(
@@ -257,6 +258,73 @@ def test_half_steps_update_one_player_only(server):
   assert (run.d_updates, run.g_updates, run.steps) == (1, 1, 0)
 
 
+# ---------- live learning rates and n_critic ----------
+
+LIVE = {"d_lr": 3e-3, "g_lr": 2e-4, "n_critic": 2}
+
+
+def test_live_settings_step_as_a_run_built_with_them(server):
+  run, _ = server.playground.engine(RUN)  # RUN's program, compiled by the tests above
+  run.reset()
+  run.step()
+  run.step()
+  run.set_hyperparameters(**LIVE)
+  before = jax.device_get(run.state)  # a copy: the step donates the state
+  run.step()
+  after, metrics = jax.device_get((run.state, run.metrics))
+  assert (int(after.step), run.steps, run.d_updates, run.g_updates) == (3, 3, 1 + 1 + 2, 3 * 2)
+  # The library's own train step (updates unrolled, the optimisers at the config's constant rates) from a config with
+  # the new values, on the engine's batches: critic update i's real batch from fold_in(fold_in(data key, step), i).
+  config = params.make_config(params.parse_settings({**RUN, **LIVE}), wgan_gp_toy.get_config())
+  keys = engine.run_keys(run.seed)
+  data_key = jax.random.fold_in(keys["data"], 2)
+  draw = jax.vmap(lambda i: run.data.sample(jax.random.fold_in(data_key, i), (TINY["batch_size"],)))
+  batch = jax.jit(draw)(jnp.arange(LIVE["n_critic"]))
+  expected, expected_metrics = jax.jit(train.make_train_step(config))(before, batch, keys["step"])
+  chex.assert_trees_all_close(after, expected, rtol=1e-5, atol=1e-7)
+  chex.assert_trees_all_close(metrics, expected_metrics, rtol=1e-5, atol=1e-7)
+  # A fresh engine built with the new values, from the same state and keys, steps the same; one with the old, not.
+  for values, same in ((LIVE, True), (None, False)):
+    fresh, _ = server.playground.engine({**RUN, **(values or {})})
+    fresh.reset()
+    fresh.state = jax.device_put(before)
+    fresh.step()
+    assert _same(jax.device_get(fresh.state), after) is same, values
+
+
+def test_live_settings_compile_nothing(server):
+  program = server.playground.engine(RUN)[0].program
+  run, _ = server.playground.engine({**RUN, "n_critic": 2, "d_lr": 1e-4})
+  assert run.program is program  # the live settings are no part of a program's cache key
+  steps = (program.full_step, program.critic_step, program.generator_step)
+  run.reset()
+  for change in ({}, {"n_critic": 7}, {"d_lr": 0.5, "g_lr": 1e-6}, {"n_critic": 1, "d_lr": 1e-3, "g_lr": 1e-3}):
+    run.set_hyperparameters(**change)
+    run.step()
+    run.step_critic()
+    run.step_generator()
+    assert [step._cache_size() for step in steps] == [1, 1, 1], change  # one compilation each, for every value
+  assert (int(run.state.step), run.d_updates) == (4, (2 + 1) + (7 + 1) + (7 + 1) + (1 + 1))
+
+
+def test_bad_live_settings_are_refused_in_one_line_and_change_nothing(server):
+  run, _ = server.playground.engine({**RUN, **LIVE})
+  cases = [
+    ({"d_lr": -0.1}, "d_lr must be a number from 1e-06 to 1; got -0.1."),
+    ({"g_lr": 0.0}, "g_lr must be a number from 1e-06 to 1; got 0.0."),
+    ({"n_critic": 0}, "n_critic must be a whole number from 1 to 20; got 0."),
+    ({"n_critic": 21}, "n_critic must be a whole number from 1 to 20; got 21."),
+    ({"d_lr": 0.01, "n_critic": 2.5}, "n_critic must be a whole number from 1 to 20; got 2.5."),
+  ]
+  for change, message in cases:
+    with pytest.raises(ValueError) as error:
+      run.set_hyperparameters(**change)
+    assert str(error.value) == message, change
+  assert run.hyperparameters == LIVE
+  with pytest.raises(ValueError, match="n_critic must be a whole number from 1 to 20; got 0"):
+    engine.Engine(run.program, 0, {"n_critic": 0})
+
+
 def test_bad_requests_get_an_error_json_and_the_server_lives_on(server, session):
   session_id, _ = session
   cases = [
@@ -305,6 +373,26 @@ def test_a_set_command_reaches_the_engine_or_asks_for_a_new_run(server, session,
   assert calls == [{"d_lr": 2e-4, "n_critic": 3}]
   assert frame["settings"] == {**before, "d_lr": 2e-4, "n_critic": 3} and frame["error"] is None
   assert server.playground.get(session_id).settings["n_critic"] == 3
+
+
+def test_a_live_change_goes_on_with_the_run_and_a_bad_one_is_refused(server, session):
+  session_id, stream = session
+  path = f"/api/sessions/{session_id}/command"
+  _request(server, path, {"action": "reset"})
+  _request(server, path, {"action": "step"})
+  before = stream.next(lambda f: f["steps"] == 1)
+  for value, message in [
+    ({"n_critic": 0}, "n_critic must be a whole number from 1 to 20; got 0."),
+    ({"n_critic": 21}, "n_critic must be a whole number from 1 to 20; got 21."),
+    ({"g_lr": -0.5}, "g_lr must be a number from 1e-06 to 1; got -0.5."),
+  ]:
+    assert _request(server, path, {"action": "set", "value": value}) == (400, {"error": message})
+  assert _request(server, path, {"action": "set", "value": {"n_critic": 4, "d_lr": 5e-4}})[0] == 200
+  _request(server, path, {"action": "step"})
+  after = stream.next(lambda f: f["steps"] == 2)  # the run went on: no new run, whose counters start at 0
+  assert (after["d_updates"] - before["d_updates"], after["g_updates"] - before["g_updates"]) == (4, 2)
+  assert after["settings"] == {**before["settings"], "n_critic": 4, "d_lr": 5e-4} and after["error"] is None
+  assert server.playground.engine(RUN)[0].program.full_step._cache_size() == 1
 
 
 def test_new_settings_replace_the_run(server, session):
@@ -456,6 +544,15 @@ def test_page_trains_in_headless_chromium(server, tmp_path):
       ]
       assert not page.is_checked("#show-real") and not page.is_checked("#show-arrows")
       assert "autoplay=1" in page.url and "seed=7" in page.url
+      # n_critic changes the running run: it goes on playing from where it was (a new run starts paused at step 0),
+      # and the address holds the new value.
+      assert page.inner_text("#live-hint").startswith("n_critic, d_lr, g_lr change the running run")
+      steps = page.evaluate("app.frame.steps")
+      page.fill("#n_critic", "2", no_wait_after=True)
+      page.dispatch_event("#n_critic", "change")
+      page.wait_for_function("app.frame.settings.n_critic === 2 && location.search.includes('n_critic=2')")
+      assert page.evaluate("[app.frame.playing, app.frame.steps >= " + str(steps) + "]") == [True, True]
+      assert "n_critic = 2 from now on; the run goes on." in page.inner_text("#notice")
       page.fill("#g_lr", "-1", no_wait_after=True)  # a bad setting: a message on the page, the run goes on
       page.dispatch_event("#g_lr", "change")
       page.wait_for_function("document.getElementById('error').textContent.includes('g_lr must be')", timeout=30_000)

@@ -1,9 +1,17 @@
-"""One playground run: the library's GAN and train step, the two half steps the toolbar offers, and frames.
+"""One playground run: the library's GAN and update functions, the two half steps the toolbar offers, and frames.
 
-A `Program` holds what a config compiles to, an `Engine` one run of it (state, keys, counters).
-`Engine.step()` is `jaxgan.train.make_train_step` itself (n_critic critic updates, then the generator's), jitted once
-with the state donated. The toolbar's "D only" and "G only" buttons run one player's update alone: the library's own
-half steps, `jaxgan.updates.critic_update` and `generator_update`, on a fresh real batch.
+A `Program` holds what a config compiles to, an `Engine` one run of it (state, keys, counters, live settings).
+`Engine.step()` is one train step as `jaxgan.train.make_train_step` runs it (n_critic updates of
+`jaxgan.updates.critic_update`, each on a fresh real batch, then n_generator of `generator_update` on the last one,
+with the same keys), jitted once with the state donated. The toolbar's "D only" and "G only" buttons run one player's
+update alone: the same library half steps on a fresh real batch.
+
+The learning rates and n_critic are inputs of the compiled steps, not constants in them, so the page changes them
+while a run goes on (`Engine.set_hyperparameters`) and nothing recompiles: the rates go to optax's optimisers as
+arrays (`jaxgan.optim.build_optimizer(..., learning_rate=)`, the optimiser state is the config's own), and the critic
+updates run in a `jax.lax.fori_loop` of dynamic length, each drawing its real batch inside the step, so no shape
+depends on n_critic. (The library's step unrolls its updates because XLA:CPU runs convolutions slower in a loop
+body; the playground's nets are small MLPs, where a loop costs nothing measurable.)
 
 `Engine.frame()` renders what the page draws in one jitted call: real and fake samples, the critic on a coarse grid
 over the view (the heat-map), the generator's image of a latent grid (its manifold), and, on each fake point, the
@@ -13,6 +21,7 @@ loss makes it: the minimax GAN's arrows shrink where its loss saturates). The ho
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +35,9 @@ import numpy as np
 from jaxgan import train, updates
 from jaxgan.batch import Batch
 from jaxgan.metrics.toy import toy_metrics
+from jaxgan.optim import build_optimizer
 from jaxgan.playground.datasets import PlaygroundData
+from jaxgan.playground.params import parse_live_changes
 from jaxgan.priors import deligan_sigma
 
 HEAT_SIZE = 40  # the heat-map is the critic on a HEAT_SIZE x HEAT_SIZE grid
@@ -142,36 +153,116 @@ def _json_number(value: float) -> float | None:
   return float(value) if np.isfinite(value) else None
 
 
+# The settings a running run takes (`Engine.set_hyperparameters`): traced inputs of the compiled steps.
+Hyperparameters = dict[str, jax.Array]
+
+
+def with_learning_rates(gan: train.GAN, config: ml_collections.ConfigDict, hyperparameters: Hyperparameters):
+  """`gan` with its optimisers at `hyperparameters`' d_lr and g_lr (scalar arrays, traced in a step): the config's
+  optimisers, whose state has the same structure at any rate."""
+  return gan._replace(
+    g_tx=build_optimizer(config.g_optimizer, "g_optimizer", learning_rate=hyperparameters["g_lr"]),
+    d_tx=build_optimizer(config.d_optimizer, "d_optimizer", learning_rate=hyperparameters["d_lr"]),
+  )
+
+
+def train_step(
+  gan: train.GAN,
+  data: PlaygroundData,
+  batch_size: int,
+  state: train.GANState,
+  keys: dict[str, jax.Array],
+  hyperparameters: Hyperparameters,
+) -> tuple[train.GANState, dict[str, jax.Array]]:
+  """One step of `jaxgan.train.make_train_step`'s schedule with n_critic an input: critic update i (0 <= i <
+  n_critic) on real batch i, then the generator updates on the last real batch.
+
+  Args:
+    gan: the GAN with its live optimisers (`with_learning_rates`).
+    data: the dataset; critic update i's real batch [batch_size, 2] is drawn from
+      `fold_in(fold_in(keys["data"], state.step), i)`.
+    batch_size: B.
+    state: the run's state.
+    keys: `run_keys`; update keys are `fold_in(fold_in(keys["step"], state.step), i)` for critic update i and index
+      n_critic + j for generator update j, as in `make_train_step`.
+    hyperparameters: n_critic an int32 scalar >= 1 (the learning rates are in `gan` already).
+
+  Returns:
+    (state with step + 1, the last critic and generator updates' metrics), as `make_train_step`'s.
+  """
+  n_critic = hyperparameters["n_critic"]
+  data_key = jax.random.fold_in(keys["data"], state.step)
+  step_key = jax.random.fold_in(keys["step"], state.step)
+
+  def real(i):
+    return Batch(data.sample(jax.random.fold_in(data_key, i), (batch_size,)))
+
+  def critic(i, carry):
+    return updates.critic_update(gan, carry[0], real(i), jax.random.fold_in(step_key, i))
+
+  # The loop carries the last update's metrics, so it starts from zeros of their shape (n_critic >= 1: the engine
+  # checks it); one update compiled, whatever n_critic.
+  metrics_shape = jax.eval_shape(lambda s: critic(0, (s, None))[1], state)
+  no_metrics = jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metrics_shape)
+  new_state, critic_metrics = jax.lax.fori_loop(0, n_critic, critic, (state, no_metrics))
+  g_metrics = {}
+  for j in range(gan.n_generator):
+    new_state, g_metrics = updates.generator_update(
+      gan, new_state, real(n_critic - 1), jax.random.fold_in(step_key, n_critic + j)
+    )
+  return new_state.replace(step=state.step + 1), {**critic_metrics, **g_metrics}
+
+
 class Program:
   """The compiled side of a run: the GAN a config describes and its jitted full step, half steps, init and frame
-  renderer. Keys come in as arguments, so runs that differ only in their seed share one `Program` (and its
-  compilations): the server keeps recent ones, and switching back to earlier settings starts at once.
+  renderer. Keys and the live settings (learning rates, n_critic) come in as arguments, so runs that differ only in
+  them share one `Program` (and its compilations): the server keeps recent ones, and switching back to earlier
+  settings starts at once. `gan.n_critic` and the config's rates are only the runs' defaults
+  (`default_hyperparameters`); a run's own are `Engine.hyperparameters`.
   """
 
   def __init__(self, config: ml_collections.ConfigDict, data: PlaygroundData, heat: str = "score"):
     """Builds the GAN (raising `ValueError` for a bad config) and checks the step's shapes with `jax.eval_shape`."""
     self.data, self.heat_kind = data, heat
     self.gan = gan = train.build_gan(config)
-    batch_shape = (gan.n_critic, int(config.batch_size))
-    train_step = train.make_train_step(gan)
+    batch_size = int(config.batch_size)
+    # The config's own values, the runs' defaults; a run may change them (`Engine.set_hyperparameters`).
+    self.default_hyperparameters = {
+      "n_critic": gan.n_critic,
+      "d_lr": float(config.d_optimizer.learning_rate),
+      "g_lr": float(config.g_optimizer.learning_rate),
+    }
 
-    def full_step(state, keys):
-      batch = data.sample(jax.random.fold_in(keys["data"], state.step), batch_shape)
-      return train_step(state, batch, keys["step"])
+    def full_step(state, keys, hyperparameters):
+      live = with_learning_rates(gan, config, hyperparameters)
+      return train_step(live, data, batch_size, state, keys, hyperparameters)
 
-    def half_step(update, state, keys, count):
+    def half_step(update, state, keys, count, hyperparameters):
       key = jax.random.fold_in(keys["half"], count)
-      real = data.sample(jax.random.fold_in(key, 0), batch_shape[1:])
-      return update(gan, state, Batch(real), jax.random.fold_in(key, 1))
+      real = data.sample(jax.random.fold_in(key, 0), (batch_size,))
+      live = with_learning_rates(gan, config, hyperparameters)
+      return update(live, state, Batch(real), jax.random.fold_in(key, 1))
 
     self.full_step = jax.jit(full_step, donate_argnums=0)
-    self.critic_step = jax.jit(lambda s, k, c: half_step(updates.critic_update, s, k, c), donate_argnums=0)
-    self.generator_step = jax.jit(lambda s, k, c: half_step(updates.generator_update, s, k, c), donate_argnums=0)
+    self.critic_step = jax.jit(functools.partial(half_step, updates.critic_update), donate_argnums=0)
+    self.generator_step = jax.jit(functools.partial(half_step, updates.generator_update), donate_argnums=0)
     self.render = jax.jit(lambda s, k: render(gan, data, str(config.prior), s, k))
     self.init = jax.jit(lambda key: train.init_state(gan, key))  # jitted: op by op, init compiles for seconds
     keys = jax.eval_shape(run_keys, 0)
     # A shape error surfaces here, in the request that asked for these settings, not later in the session thread.
-    jax.eval_shape(full_step, jax.eval_shape(self.init, keys["init"]), keys)
+    jax.eval_shape(
+      full_step, jax.eval_shape(self.init, keys["init"]), keys, device_hyperparameters(self.default_hyperparameters)
+    )
+
+
+def device_hyperparameters(values: dict[str, float | int]) -> Hyperparameters:
+  """The live settings as the compiled steps take them: float32 rates and an int32 n_critic, always these types, so
+  that new values reuse the compilation."""
+  return {
+    "n_critic": jnp.asarray(values["n_critic"], jnp.int32),
+    "d_lr": jnp.asarray(values["d_lr"], jnp.float32),
+    "g_lr": jnp.asarray(values["g_lr"], jnp.float32),
+  }
 
 
 def run_keys(seed: int) -> dict[str, jax.Array]:
@@ -181,18 +272,46 @@ def run_keys(seed: int) -> dict[str, jax.Array]:
 
 
 class Engine:
-  """One run: a `Program`, the seed's keys, the GAN state and the counters the page shows.
+  """One run: a `Program`, the seed's keys, the GAN state, the live settings and the counters the page shows.
 
   Not thread-safe: one session thread drives it. Call `reset()` before anything else.
+
+  Args:
+    program: the compiled steps.
+    seed: the run's seed (`run_keys`).
+    hyperparameters: n_critic, d_lr and g_lr (any of them; the program's config gives the others), checked as
+      `set_hyperparameters` checks them.
   """
 
-  def __init__(self, program: Program, seed: int = 0):
+  def __init__(self, program: Program, seed: int = 0, hyperparameters: dict[str, float | int] | None = None):
     self.program, self.seed = program, seed
     self.data, self.heat_kind, self.gan = program.data, program.heat_kind, program.gan
     self.state = None
+    self.hyperparameters = dict(program.default_hyperparameters)
+    self._hyperparameters = device_hyperparameters(self.hyperparameters)
+    self.set_hyperparameters(**(hyperparameters or {}))
+
+  def set_hyperparameters(
+    self, d_lr: float | None = None, g_lr: float | None = None, n_critic: int | None = None
+  ) -> None:
+    """Changes the learning rates and n_critic from the next update on, keeping the state (parameters, optimiser
+    moments, step count); the compiled steps take them as inputs, so nothing recompiles. None keeps a value.
+
+    Raises:
+      ValueError: one line naming the bad value and the allowed range (`jaxgan.playground.params.LIMITS`); then
+        nothing changes.
+    """
+    changes = {
+      name: value for name, value in (("d_lr", d_lr), ("g_lr", g_lr), ("n_critic", n_critic)) if value is not None
+    }
+    if not changes:
+      return
+    self.hyperparameters = {**self.hyperparameters, **parse_live_changes(changes)}
+    self._hyperparameters = device_hyperparameters(self.hyperparameters)  # on the device once, not every step
 
   def reset(self) -> None:
-    """Fresh parameters from the config's seed; counters to 0. Call once before anything else."""
+    """Fresh parameters from the config's seed; counters to 0; the live settings stay. Call once before anything
+    else."""
     self._keys = run_keys(self.seed)
     self.state = self.program.init(self._keys["init"])
     self.metrics: dict[str, Any] = {}
@@ -204,26 +323,26 @@ class Engine:
 
   def warm_up(self) -> None:
     """Compiles the full step (on a copy of the state) so that the first press of play does not wait for it."""
-    self.program.full_step(jax.tree.map(jnp.copy, self.state), self._keys)
+    self.program.full_step(jax.tree.map(jnp.copy, self.state), self._keys, self._hyperparameters)
 
   def step(self) -> None:
-    """One step of the library's train step: n_critic critic updates, then n_generator generator updates."""
-    self.state, self.metrics = self.program.full_step(self.state, self._keys)
+    """One train step: n_critic critic updates, then n_generator generator updates."""
+    self.state, self.metrics = self.program.full_step(self.state, self._keys, self._hyperparameters)
     self.steps += 1
-    self.d_updates += self.gan.n_critic
+    self.d_updates += self.hyperparameters["n_critic"]
     self.g_updates += self.gan.n_generator
 
   def step_critic(self) -> None:
     """One critic update alone."""
     self._half_steps += 1
-    self.state, metrics = self.program.critic_step(self.state, self._keys, self._half_steps)
+    self.state, metrics = self.program.critic_step(self.state, self._keys, self._half_steps, self._hyperparameters)
     self.metrics = {**self.metrics, **metrics}
     self.d_updates += 1
 
   def step_generator(self) -> None:
     """One generator update alone."""
     self._half_steps += 1
-    self.state, metrics = self.program.generator_step(self.state, self._keys, self._half_steps)
+    self.state, metrics = self.program.generator_step(self.state, self._keys, self._half_steps, self._hyperparameters)
     self.metrics = {**self.metrics, **metrics}
     self.g_updates += 1
 

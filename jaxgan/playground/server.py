@@ -119,8 +119,8 @@ def host_allowed(header: str | None, allowed: frozenset[str], wildcard_port: int
 
 
 def build_program(settings: params.Settings, base_config: ml_collections.ConfigDict) -> Program:
-  """The compiled pieces for `settings` (whose seed does not matter). Raises `RequestError(400)` saying what to
-  change."""
+  """The compiled pieces for `settings` (whose seed and live settings, n_critic and the rates, do not matter).
+  Raises `RequestError(400)` saying what to change."""
   try:
     return Program(
       params.make_config(settings, base_config),
@@ -157,9 +157,9 @@ class Playground:
     self._sessions: dict[str, Session] = {}
     self._starting = 0  # sessions being built: they hold a slot under max_sessions already
     self._lock = threading.Lock()
-    # Recent programs by settings without the seed: reset, a second tab or a return to earlier settings reuses
-    # their compilations. Few are kept, as each holds its executables; an evicted one is freed with the last session
-    # that runs it.
+    # Recent programs by settings without the seed and the live settings: reset, a second tab or a return to earlier
+    # settings reuses their compilations. Few are kept, as each holds its executables; an evicted one is freed with
+    # the last session that runs it.
     self.program = functools.lru_cache(maxsize=max_programs)(lambda settings: build_program(settings, base_config))
 
   def settings(self, raw_settings: Any) -> params.Settings:
@@ -178,10 +178,10 @@ class Playground:
     """A run for the page's settings, and the settings resolved. Raises `RequestError(400)` for bad ones."""
     settings = self.settings(raw_settings)
     resolved = settings.resolved()
-    same_program = dataclasses.replace(
-      settings, seed=0, n_critic=resolved["n_critic"], g_lr=resolved["g_lr"], d_lr=resolved["d_lr"]
-    )
-    return Engine(self.program(same_program), settings.seed), resolved
+    # The seed and the live settings are inputs of the compiled steps: runs that differ only in them share a program.
+    same_program = dataclasses.replace(settings, seed=0, **{name: None for name in params.LIVE_FIELDS})
+    live = {name: resolved[name] for name in params.LIVE_FIELDS}
+    return Engine(self.program(same_program), settings.seed, live), resolved
 
   def _drop_ended(self) -> None:
     for session_id in [i for i, s in self._sessions.items() if not s.alive]:
