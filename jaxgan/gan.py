@@ -150,8 +150,10 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
   num_classes = int(config.get("num_classes", 0))
   if num_classes < 0:
     raise ValueError(f"config.num_classes must be >= 0 (0: unconditional); got {num_classes}.")
-  generator = nets.build_generator(config.generator, shape, axis_name, num_classes)
-  critic = nets.build_critic(config.critic, axis_name, num_classes)
+  # Configs written before compute_dtype existed compute in float32, as they did.
+  dtype = nets.compute_dtype(config.get("compute_dtype", "float32"))
+  generator = nets.build_generator(config.generator, shape, axis_name, num_classes, dtype)
+  critic = nets.build_critic(config.critic, axis_name, num_classes, dtype)
   if penalty is not None and critic.pairwise:
     raise ValueError(
       f"config.penalty={config.penalty!r} needs a one-argument critic; the T-GAN pair critic is "

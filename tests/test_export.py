@@ -77,9 +77,11 @@ def _check(exported, uses_conv: bool) -> None:
   ), "a custom call in the step would not run on another platform"
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(FAMILIES) + ["dcgan_bfloat16"])
 def test_train_step_lowers_for_cuda_and_tpu(family):
-  config = _config(family)
+  config = _config(family.removesuffix("_bfloat16"))
+  if family.endswith("_bfloat16"):
+    config.compute_dtype = "bfloat16"  # the setting for GPU and TPU
   gan = build_gan(config)
   state = jax.eval_shape(lambda: init_state(gan, jax.random.key(0)))
   key = jax.eval_shape(lambda: jax.random.key(1))
@@ -87,6 +89,8 @@ def test_train_step_lowers_for_cuda_and_tpu(family):
 
   exported = jax.export.export(jax.jit(make_train_step(gan)), platforms=PLATFORMS)(state, _abstract_batch(config), key)
   _check(exported, uses_conv)
+  if family.endswith("_bfloat16"):
+    assert "stablehlo.convolution" in exported.mlir_module() and "xbf16>" in exported.mlir_module()
 
   step = parallel.make_parallel_train_step(config, "shard_map", devices=jax.devices()[:1])
   assert step.mode == "shard_map"

@@ -59,6 +59,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.inception_weights = ""  # FID Inception weights file: periodic metrics for images other than (Fashion-)MNIST
   c.prefetch = 2  # batches prepared and placed on the devices ahead of the step (0: none)
   c.parallel = "auto"  # auto | none | pmap | shard_map (auto: shard_map on several devices)
+  # float32 | bfloat16: the dtype the nets compute in. bfloat16 is the setting for GPU and TPU (their matrix units run
+  # it at several times float32's rate); parameters, optimiser states, BatchNorm and spectral-norm statistics, the
+  # nets' outputs, the losses and the gradient penalty's norm stay float32. On CPU bfloat16 is usually slower.
+  c.compute_dtype = "float32"
 
   c.loss = "ns_gan"
   c.penalty = "none"

@@ -19,7 +19,7 @@ it, as the paper's `layers[-3]`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -65,6 +65,7 @@ class _ClassifierCritic(nn.Module):
     base_features, embedding, norm, batch_norm: DCGAN backbone options (`embedding` is the feature size).
     spectral_norm: spectral normalisation of every layer.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   backbone: str = "mlp"
@@ -79,9 +80,10 @@ class _ClassifierCritic(nn.Module):
   batch_norm: bool = False
   spectral_norm: bool = False
   axis_name: str | None = None
+  dtype: Any = None
 
   def dense(self, width: int, train: bool):
-    layer = nn.Dense(width)
+    layer = nn.Dense(width, dtype=self.dtype)
     if self.weight_norm:
       layer = nn.WeightNorm(layer)
     return maybe_spectral(layer, self.spectral_norm, train)
@@ -101,6 +103,7 @@ class _ClassifierCritic(nn.Module):
           spectral_norm=self.spectral_norm,
           output_features=self.embedding,
           axis_name=self.axis_name,
+          dtype=self.dtype,
         )(h, train)
       )
       return features, _gaussian_noise(self, features, self.hidden_noise, train)
@@ -133,7 +136,8 @@ class SemiSupervisedCritic(_ClassifierCritic):
     if self.classes < 2:
       raise ValueError(f"config.critic.classes must be >= 2; got {self.classes}.")
     features, h = self.backbone_features(_unconditioned(x), train)
-    logits = self.dense(self.classes, train)(h)
+    # The real/fake logit is a reduction the loss reads: computed in float32 whatever the compute dtype.
+    logits = self.dense(self.classes, train)(h).astype(jnp.float32)
     return CriticOutput(jax.nn.logsumexp(logits, axis=-1), logits, features)
 
 

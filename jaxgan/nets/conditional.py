@@ -9,6 +9,7 @@ Conditional nets take `inputs = (x, labels)` with labels int [B] in [0, num_clas
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -35,6 +36,7 @@ class ConditionalGenerator(nn.Module):
     base_features, upsample, conv_impl: DCGAN backbone options.
     output_shape: shape of one sample.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   num_classes: int = 10
@@ -49,12 +51,13 @@ class ConditionalGenerator(nn.Module):
   conv_impl: str = "auto"
   output_shape: Sequence[int] = (2,)
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
     z, labels = inputs
     _check_labels(labels, z.shape[0])
-    h = jnp.concatenate([z, nn.Embed(self.num_classes, self.embed_dim)(labels)], axis=-1)
+    h = jnp.concatenate([z, nn.Embed(self.num_classes, self.embed_dim, dtype=self.dtype)(labels)], axis=-1)
     if self.backbone == "mlp":
       return MLPGenerator(
         features=self.features,
@@ -63,6 +66,7 @@ class ConditionalGenerator(nn.Module):
         batch_norm=self.batch_norm,
         output_activation=self.output_activation,
         axis_name=self.axis_name,
+        dtype=self.dtype,
       )(h, train)
     if self.backbone == "dcgan":
       return DCGANGenerator(
@@ -71,6 +75,7 @@ class ConditionalGenerator(nn.Module):
         upsample=self.upsample,
         conv_impl=self.conv_impl,
         axis_name=self.axis_name,
+        dtype=self.dtype,
       )(h, train)
     raise ValueError(f"Unknown conditional generator backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
 
@@ -87,6 +92,7 @@ class ConditionalCritic(nn.Module):
     spectral_norm: spectral normalisation of every layer.
     embed_dim: class-embedding size for 'concat'.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   num_classes: int = 10
@@ -101,6 +107,7 @@ class ConditionalCritic(nn.Module):
   embed_dim: int = 16
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
@@ -109,7 +116,8 @@ class ConditionalCritic(nn.Module):
     if self.conditioning == "concat":
       if self.backbone != "mlp":
         raise ValueError("conditioning='concat' needs backbone='mlp'; use 'projection' for image critics.")
-      h = jnp.concatenate([jnp.reshape(x, (x.shape[0], -1)), nn.Embed(self.num_classes, self.embed_dim)(labels)], -1)
+      embedded = nn.Embed(self.num_classes, self.embed_dim, dtype=self.dtype)(labels)
+      h = jnp.concatenate([jnp.reshape(x, (x.shape[0], -1)), embedded], -1)
       return mlp_features(self, h, train, tuple(self.features) + (1,), self.activation, self.spectral_norm)[:, 0]
     if self.conditioning != "projection":
       raise ValueError(f"Unknown conditioning {self.conditioning!r}; use 'projection' or 'concat'.")
@@ -123,9 +131,10 @@ class ConditionalCritic(nn.Module):
         output_features=self.embedding,
         conv_impl=self.conv_impl,
         axis_name=self.axis_name,
+        dtype=self.dtype,
       )(x, train)
     else:
       raise ValueError(f"Unknown conditional critic backbone {self.backbone!r}; use 'mlp' or 'dcgan'.")
-    unconditional = maybe_spectral(nn.Dense(1), self.spectral_norm, train)(phi)[:, 0]
-    class_embedding = nn.Embed(self.num_classes, phi.shape[-1])(labels)
+    unconditional = maybe_spectral(nn.Dense(1, dtype=self.dtype), self.spectral_norm, train)(phi)[:, 0]
+    class_embedding = nn.Embed(self.num_classes, phi.shape[-1], dtype=self.dtype)(labels)
     return unconditional + jnp.sum(class_embedding * phi, axis=-1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -44,6 +45,7 @@ class DCGANGenerator(nn.Module):
       avoids checkerboard artefacts).
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   output_shape: Sequence[int] = (28, 28, 1)
@@ -51,6 +53,7 @@ class DCGANGenerator(nn.Module):
   upsample: str = "transpose"
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -62,20 +65,22 @@ class DCGANGenerator(nn.Module):
     base, doublings = _num_doublings(height)
 
     def norm(h):
-      return nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(h)
+      return nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name, dtype=self.dtype)(h)
 
     features = self.base_features * 2 ** (doublings - 1)
-    h = nn.Dense(base * base * features, use_bias=False)(z)
+    h = nn.Dense(base * base * features, use_bias=False, dtype=self.dtype)(z)
     h = jax.nn.relu(norm(jnp.reshape(h, (z.shape[0], base, base, features))))
     for i in range(doublings):
       last = i == doublings - 1
       out_features = channels if last else features // 2
       if self.upsample == "transpose":
-        h = ConvTranspose(out_features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last, impl=self.conv_impl)(h)
+        h = ConvTranspose(
+          out_features, (4, 4), strides=(2, 2), padding="SAME", use_bias=last, impl=self.conv_impl, dtype=self.dtype
+        )(h)
       else:
         b, hh, ww, c = h.shape
         h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), method="nearest")
-        h = Conv(out_features, (3, 3), padding="SAME", use_bias=last, impl=self.conv_impl)(h)
+        h = Conv(out_features, (3, 3), padding="SAME", use_bias=last, impl=self.conv_impl, dtype=self.dtype)(h)
       if not last:
         h = jax.nn.relu(norm(h))
         features //= 2
@@ -94,6 +99,7 @@ class DCGANCritic(nn.Module):
     output_features: 1 gives scores [B]; more gives features [B, output_features] (an encoder).
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   base_features: int = 64
@@ -103,6 +109,7 @@ class DCGANCritic(nn.Module):
   output_features: int = 1
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -123,18 +130,19 @@ class DCGANCritic(nn.Module):
         padding="SAME",
         use_bias=not (normalised and norm in ("batch", "instance", "layer")),
         impl=self.conv_impl,
+        dtype=self.dtype,
       )
       if normalised and norm == "weight":
         conv = nn.WeightNorm(conv)
       h = maybe_spectral(conv, self.spectral_norm, train)(h)
       if normalised and norm == "batch":
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(h)
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name, dtype=self.dtype)(h)
       elif normalised and norm == "instance":
-        h = nn.InstanceNorm()(h)
+        h = nn.InstanceNorm(dtype=self.dtype)(h)
       elif normalised and norm == "layer":
-        h = nn.LayerNorm()(h)
+        h = nn.LayerNorm(dtype=self.dtype)(h)
       h = leaky_relu(h)
       features *= 2
     h = jnp.reshape(h, (h.shape[0], -1))
-    h = maybe_spectral(nn.Dense(self.output_features), self.spectral_norm, train)(h)
+    h = maybe_spectral(nn.Dense(self.output_features, dtype=self.dtype), self.spectral_norm, train)(h)
     return h[:, 0] if self.output_features == 1 else h

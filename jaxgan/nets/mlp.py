@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -31,6 +32,7 @@ class MLPGenerator(nn.Module):
     unit_output: the net's output lies in [0, 1] and is mapped to the library's [-1, 1] by 2x - 1.
     init_range: > 0: weights ~ U(-init_range, init_range) and zero biases (pylearn2's `irange`); 0: flax's defaults.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   features: Sequence[int] = (128, 128, 128)
@@ -41,16 +43,17 @@ class MLPGenerator(nn.Module):
   unit_output: bool = False
   init_range: float = 0.0
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
     act = get_activation(self.activation)
-    dense = _dense_factory(self.init_range)
+    dense = _dense_factory(self.init_range, self.dtype)
     h = z
     for width in self.features:
       h = dense(width)(h)
       if self.batch_norm:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name)(h)
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, axis_name=self.axis_name, dtype=self.dtype)(h)
       h = act(h)
     h = dense(math.prod(self.output_shape))(h)
     h = get_activation(self.output_activation)(h)
@@ -72,6 +75,7 @@ class MLPCritic(nn.Module):
       (inverted dropout: kept units are scaled by 1 / (1 - rate), as pylearn2's `input_scales` of the original GAN).
     unit_input: map x from the library's [-1, 1] to [0, 1] before the first layer (nets that compute on [0, 1] data).
     init_range: > 0: weights ~ U(-init_range, init_range) and zero biases (pylearn2's `irange`); 0: flax's defaults.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and spectral norms).
   """
 
   features: Sequence[int] = (128, 128, 128)
@@ -82,6 +86,7 @@ class MLPCritic(nn.Module):
   hidden_dropout: float = 0.0
   unit_input: bool = False
   init_range: float = 0.0
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -93,7 +98,7 @@ class MLPCritic(nn.Module):
         raise ValueError(f"config.critic.{field} must be in [0, 1); got {rate}.")
     if self.maxout_pieces < 0:
       raise ValueError(f"config.critic.maxout_pieces must be >= 0; got {self.maxout_pieces}.")
-    dense = _dense_factory(self.init_range)
+    dense = _dense_factory(self.init_range, self.dtype)
     h = jnp.reshape(x, (x.shape[0], -1))
     if self.unit_input:
       h = (h + 1.0) / 2.0
@@ -115,26 +120,27 @@ def maxout(h: jax.Array, pieces: int) -> jax.Array:
   return jnp.max(jnp.reshape(h, (*h.shape[:-1], h.shape[-1] // pieces, pieces)), axis=-1)
 
 
-def _dense_factory(init_range: float):
-  """`nn.Dense` with flax's initialisers, or with pylearn2's U(-init_range, init_range) weights and zero biases."""
+def _dense_factory(init_range: float, dtype: Any = None):
+  """`nn.Dense` with flax's initialisers, or with pylearn2's U(-init_range, init_range) weights and zero biases;
+  computing in `dtype` (None: float32)."""
   if init_range <= 0:
-    return nn.Dense
+    return lambda width: nn.Dense(width, dtype=dtype)
 
   def uniform(key, shape, dtype=jnp.float32):
     return jax.random.uniform(key, shape, dtype, -init_range, init_range)
 
-  return lambda width: nn.Dense(width, kernel_init=uniform, bias_init=nn.initializers.zeros)
+  return lambda width: nn.Dense(width, kernel_init=uniform, bias_init=nn.initializers.zeros, dtype=dtype)
 
 
 def mlp_features(
   module: nn.Module, x: jax.Array, train: bool, features: Sequence[int], activation: str, spectral_norm: bool
 ) -> jax.Array:
   """Dense layers of `features` widths inside `module`'s compact scope, the activation between them (not after the
-  last). x [B, ...] is flattened first; returns [B, features[-1]]."""
+  last), computing in `module.dtype` (None: float32). x [B, ...] is flattened first; returns [B, features[-1]]."""
   act = get_activation(activation)
   h = jnp.reshape(x, (x.shape[0], -1))
   for i, width in enumerate(features):
-    h = maybe_spectral(nn.Dense(width), spectral_norm, train)(h)
+    h = maybe_spectral(nn.Dense(width, dtype=module.dtype), spectral_norm, train)(h)
     if i < len(features) - 1:
       h = act(h)
   return h

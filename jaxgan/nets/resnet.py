@@ -26,6 +26,7 @@ the pixels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -58,20 +59,28 @@ class ConditionalBatchNorm(nn.Module):
   Attributes:
     num_classes: number of classes.
     axis_name: mapped axis over which the batch statistics are averaged.
+    dtype: compute dtype (None: float32); the statistics and parameters stay float32.
   """
 
   num_classes: int
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array, train: bool) -> jax.Array:
     """x [B, H, W, C], labels int [B] -> [B, H, W, C]."""
     h = nn.BatchNorm(
-      use_running_average=not train, momentum=_BN_MOMENTUM, use_scale=False, use_bias=False, axis_name=self.axis_name
+      use_running_average=not train,
+      momentum=_BN_MOMENTUM,
+      use_scale=False,
+      use_bias=False,
+      axis_name=self.axis_name,
+      dtype=self.dtype,
     )(x)
     features = x.shape[-1]
-    scale = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.ones, name="scale")(labels)
-    shift = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.zeros, name="shift")(labels)
+    embed = lambda init, name: nn.Embed(self.num_classes, features, embedding_init=init, name=name, dtype=self.dtype)
+    scale = embed(nn.initializers.ones, "scale")(labels)
+    shift = embed(nn.initializers.zeros, "shift")(labels)
     return h * scale[:, None, None, :] + shift[:, None, None, :]
 
 
@@ -83,22 +92,26 @@ class GeneratorBlock(nn.Module):
     num_classes: > 0 uses conditional BatchNorm on `labels`; 0 plain BatchNorm.
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`).
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype (None: float32).
   """
 
   features: int
   num_classes: int = 0
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array | None, train: bool) -> jax.Array:
     def norm(h):
       if self.num_classes:
-        return ConditionalBatchNorm(self.num_classes, self.axis_name)(h, labels, train)
-      return nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM, axis_name=self.axis_name)(h)
+        return ConditionalBatchNorm(self.num_classes, self.axis_name, self.dtype)(h, labels, train)
+      return nn.BatchNorm(
+        use_running_average=not train, momentum=_BN_MOMENTUM, axis_name=self.axis_name, dtype=self.dtype
+      )(h)
 
     def conv(features, size, init):
-      return Conv(features, (size, size), padding="SAME", kernel_init=init, impl=self.conv_impl)
+      return Conv(features, (size, size), padding="SAME", kernel_init=init, impl=self.conv_impl, dtype=self.dtype)
 
     h = _upsample(jax.nn.relu(norm(x)))
     h = conv(self.features, 3, _RESIDUAL_INIT)(h)
@@ -115,6 +128,7 @@ class CriticBlock(nn.Module):
     first: the "optimised" input block (no ReLU before the first conv; pooling before the shortcut's conv).
     spectral_norm: spectral normalisation of the convolutions.
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`).
+    dtype: compute dtype (None: float32); spectral norms stay float32.
   """
 
   features: int
@@ -122,11 +136,12 @@ class CriticBlock(nn.Module):
   first: bool = False
   spectral_norm: bool = False
   conv_impl: str = "auto"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     def conv(size: int, init) -> Callable[[jax.Array], jax.Array]:
-      layer = Conv(self.features, (size, size), padding="SAME", kernel_init=init, impl=self.conv_impl)
+      layer = Conv(self.features, (size, size), padding="SAME", kernel_init=init, impl=self.conv_impl, dtype=self.dtype)
       return maybe_spectral(layer, self.spectral_norm, train)
 
     h = x if self.first else jax.nn.relu(x)
@@ -160,13 +175,17 @@ def _generate(module: nn.Module, z: jax.Array, labels: jax.Array | None, train: 
     raise ValueError(f"ResNet generator needs square images; got {tuple(module.output_shape)}.")
   base, num_blocks = _layout(height)
   features = module.base_features
-  h = nn.Dense(base * base * features, kernel_init=_PLAIN_INIT)(z)
+  h = nn.Dense(base * base * features, kernel_init=_PLAIN_INIT, dtype=module.dtype)(z)
   h = jnp.reshape(h, (z.shape[0], base, base, features))
   num_classes = getattr(module, "num_classes", 0)
   for _ in range(num_blocks):
-    h = GeneratorBlock(features, num_classes, module.conv_impl, module.axis_name)(h, labels, train)
-  h = nn.BatchNorm(use_running_average=not train, momentum=_BN_MOMENTUM, axis_name=module.axis_name)(h)
-  h = Conv(channels, (3, 3), padding="SAME", kernel_init=_PLAIN_INIT, impl=module.conv_impl)(jax.nn.relu(h))
+    h = GeneratorBlock(features, num_classes, module.conv_impl, module.axis_name, module.dtype)(h, labels, train)
+  h = nn.BatchNorm(
+    use_running_average=not train, momentum=_BN_MOMENTUM, axis_name=module.axis_name, dtype=module.dtype
+  )(h)
+  h = Conv(channels, (3, 3), padding="SAME", kernel_init=_PLAIN_INIT, impl=module.conv_impl, dtype=module.dtype)(
+    jax.nn.relu(h)
+  )
   return jnp.tanh(h)
 
 
@@ -178,7 +197,7 @@ def _critic_features(module: nn.Module, x: jax.Array, train: bool) -> jax.Array:
     raise ValueError(f"Unknown pooling {module.pooling!r}; set config.critic.pooling to one of {POOLINGS}.")
   _layout(x.shape[1])
   block = lambda **kw: CriticBlock(
-    module.base_features, spectral_norm=module.spectral_norm, conv_impl=module.conv_impl, **kw
+    module.base_features, spectral_norm=module.spectral_norm, conv_impl=module.conv_impl, dtype=module.dtype, **kw
   )
   h = block(downsample=True, first=True)(x, train)
   h = block(downsample=True)(h, train)
@@ -196,12 +215,14 @@ class ResNetGenerator(nn.Module):
     base_features: channels of every block (SNGAN 256, WGAN-GP 128); smaller for quick runs on a CPU.
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   output_shape: Sequence[int] = (32, 32, 3)
   base_features: int = 256
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -213,7 +234,7 @@ class ConditionalResNetGenerator(nn.Module):
 
   Attributes:
     num_classes: number of classes.
-    output_shape, base_features, conv_impl, axis_name: as in `ResNetGenerator`.
+    output_shape, base_features, conv_impl, axis_name, dtype: as in `ResNetGenerator`.
   """
 
   num_classes: int = 10
@@ -221,6 +242,7 @@ class ConditionalResNetGenerator(nn.Module):
   base_features: int = 256
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
@@ -238,17 +260,19 @@ class ResNetCritic(nn.Module):
     spectral_norm: spectral normalisation of every layer (SNGAN); leave off under a gradient penalty (WGAN-GP).
     pooling: 'sum' (SNGAN) or 'mean' (WGAN-GP) of the last ReLU features over space.
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and spectral norms).
   """
 
   base_features: int = 128
   spectral_norm: bool = False
   pooling: str = "sum"
   conv_impl: str = "auto"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
     phi = _critic_features(self, x, train)
-    return maybe_spectral(nn.Dense(1, kernel_init=_PLAIN_INIT), self.spectral_norm, train)(phi)[:, 0]
+    return maybe_spectral(nn.Dense(1, kernel_init=_PLAIN_INIT, dtype=self.dtype), self.spectral_norm, train)(phi)[:, 0]
 
 
 class ConditionalResNetCritic(nn.Module):
@@ -257,7 +281,7 @@ class ConditionalResNetCritic(nn.Module):
 
   Attributes:
     num_classes: number of classes.
-    base_features, spectral_norm, pooling, conv_impl: as in `ResNetCritic`.
+    base_features, spectral_norm, pooling, conv_impl, dtype: as in `ResNetCritic`.
   """
 
   num_classes: int = 10
@@ -265,6 +289,7 @@ class ConditionalResNetCritic(nn.Module):
   spectral_norm: bool = False
   pooling: str = "sum"
   conv_impl: str = "auto"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, inputs: tuple[jax.Array, jax.Array], train: bool = True) -> jax.Array:
@@ -272,6 +297,7 @@ class ConditionalResNetCritic(nn.Module):
     if labels.shape != (x.shape[0],):
       raise ValueError(f"Conditional nets expect labels [B={x.shape[0]}]; got shape {labels.shape}.")
     phi = _critic_features(self, x, train)
-    unconditional = maybe_spectral(nn.Dense(1, kernel_init=_PLAIN_INIT), self.spectral_norm, train)(phi)[:, 0]
-    class_embedding = nn.Embed(self.num_classes, phi.shape[-1])(labels)
+    dense = nn.Dense(1, kernel_init=_PLAIN_INIT, dtype=self.dtype)
+    unconditional = maybe_spectral(dense, self.spectral_norm, train)(phi)[:, 0]
+    class_embedding = nn.Embed(self.num_classes, phi.shape[-1], dtype=self.dtype)(labels)
     return unconditional + jnp.sum(class_embedding * phi, axis=-1)

@@ -10,6 +10,7 @@ C(x_r) - C(x_f), and T-SGAN reduces to twice RSGAN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -30,6 +31,7 @@ class TPairCritic(nn.Module):
     head_features: hidden widths of the head D (its output is one score).
     activation: MLP activation name.
     spectral_norm: spectral normalisation of E and D.
+    dtype: compute dtype of E and D (None: float32; `jnp.bfloat16` with float32 parameters and spectral norms).
   """
 
   pairwise = True  # the train step scores (real, fake) pairs through one call
@@ -41,6 +43,7 @@ class TPairCritic(nn.Module):
   head_features: Sequence[int] = (128,)
   activation: str = "relu"
   spectral_norm: bool = True
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> tuple[jax.Array, jax.Array]:
@@ -51,13 +54,13 @@ class TPairCritic(nn.Module):
     if self.encoder == "mlp":
       codes = mlp_features(self, both, train, tuple(self.features), self.activation, self.spectral_norm)
     elif self.encoder == "dcgan":
-      codes = DCGANCritic(self.base_features, spectral_norm=self.spectral_norm, output_features=self.embedding)(
-        both, train
-      )
+      codes = DCGANCritic(
+        self.base_features, spectral_norm=self.spectral_norm, output_features=self.embedding, dtype=self.dtype
+      )(both, train)
     else:
       raise ValueError(f"Unknown T-GAN encoder {self.encoder!r}; use 'mlp' or 'dcgan'.")
     real, fake = codes[:batch], codes[batch:]
-    head = _Head(tuple(self.head_features), self.activation, self.spectral_norm)
+    head = _Head(tuple(self.head_features), self.activation, self.spectral_norm, self.dtype)
     return head(real - fake, train), head(fake - real, train)
 
 
@@ -65,6 +68,7 @@ class _Head(nn.Module):
   features: Sequence[int]
   activation: str
   spectral_norm: bool
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, h: jax.Array, train: bool) -> jax.Array:

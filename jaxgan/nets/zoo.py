@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -34,8 +35,10 @@ from jaxgan.nets.layers import leaky_relu
 _TORCH_MOMENTUM = 0.9  # torch's BatchNorm momentum 0.1 weights the new batch by 0.1: flax's momentum 0.9
 
 
-def _batch_norm(train: bool, eps: float, axis_name: str | None) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=_TORCH_MOMENTUM, epsilon=eps, axis_name=axis_name)
+def _batch_norm(train: bool, eps: float, axis_name: str | None, dtype: Any = None) -> nn.BatchNorm:
+  return nn.BatchNorm(
+    use_running_average=not train, momentum=_TORCH_MOMENTUM, epsilon=eps, axis_name=axis_name, dtype=dtype
+  )
 
 
 class ZooMLPGenerator(nn.Module):
@@ -50,6 +53,7 @@ class ZooMLPGenerator(nn.Module):
     num_layers: number of hidden layers.
     batch_norm_eps: BatchNorm epsilon (0.8 in PyTorch-GAN, whose `BatchNorm1d(n, 0.8)` sets eps).
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   output_shape: Sequence[int] = (28, 28, 1)
@@ -57,16 +61,17 @@ class ZooMLPGenerator(nn.Module):
   num_layers: int = 4
   batch_norm_eps: float = 0.8
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
     h = z
     for i in range(self.num_layers):
-      h = nn.Dense(self.base_features * 2**i)(h)
+      h = nn.Dense(self.base_features * 2**i, dtype=self.dtype)(h)
       if i > 0:
-        h = _batch_norm(train, self.batch_norm_eps, self.axis_name)(h)
+        h = _batch_norm(train, self.batch_norm_eps, self.axis_name, self.dtype)(h)
       h = leaky_relu(h)
-    h = jnp.tanh(nn.Dense(math.prod(self.output_shape))(h))
+    h = jnp.tanh(nn.Dense(math.prod(self.output_shape), dtype=self.dtype)(h))
     return jnp.reshape(h, (z.shape[0], *self.output_shape))
 
 
@@ -123,16 +128,19 @@ class UpsampleConv3x3(nn.Module):
     features: output channels.
     method: 'resize' (upsample, then convolve) or 'subpixel' (`_upsample_conv_subpixel`).
     conv_impl: convolution implementation, as in `jaxgan.nets.conv.conv2d`.
+    dtype: compute dtype (None: float32, as `nn.Conv`'s); the parameters stay float32.
   """
 
   features: int
   method: str = "resize"
   conv_impl: str = "auto"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     if self.method == "subpixel":
       return _upsample_conv_subpixel(x, kernel, self.conv_impl) + bias
     b, height, width, c = x.shape
@@ -155,6 +163,7 @@ class ZooDCGANGenerator(nn.Module):
       2x2 convolutions of the low-resolution map, 4/9 of the multiply-adds; see `_upsample_conv_subpixel`).
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   output_shape: Sequence[int] = (32, 32, 1)
@@ -163,6 +172,7 @@ class ZooDCGANGenerator(nn.Module):
   upsample: str = "resize"
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -172,13 +182,13 @@ class ZooDCGANGenerator(nn.Module):
     if self.upsample not in ("resize", "subpixel"):
       raise ValueError(f"Unknown upsample {self.upsample!r}; use 'resize' or 'subpixel'.")
     features = 2 * self.base_features
-    h = nn.Dense(height // 4 * width // 4 * features)(z)
+    h = nn.Dense(height // 4 * width // 4 * features, dtype=self.dtype)(z)
     h = jnp.reshape(h, (z.shape[0], height // 4, width // 4, features))
-    h = _batch_norm(train, 1e-5, self.axis_name)(h)
+    h = _batch_norm(train, 1e-5, self.axis_name, self.dtype)(h)
     for out_features in (features, self.base_features):
-      h = UpsampleConv3x3(out_features, self.upsample, self.conv_impl)(h)
-      h = leaky_relu(_batch_norm(train, self.batch_norm_eps, self.axis_name)(h))
-    h = Conv(channels, (3, 3), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
+      h = UpsampleConv3x3(out_features, self.upsample, self.conv_impl, self.dtype)(h)
+      h = leaky_relu(_batch_norm(train, self.batch_norm_eps, self.axis_name, self.dtype)(h))
+    h = Conv(channels, (3, 3), padding=((1, 1), (1, 1)), impl=self.conv_impl, dtype=self.dtype)(h)
     return jnp.tanh(h)
 
 
@@ -197,6 +207,7 @@ class ZooDCGANCritic(nn.Module):
     batch_norm_eps: BatchNorm epsilon (0.8 in PyTorch-GAN).
     conv_impl: convolution implementation, 'auto' | 'xla' | 'fast' (`jaxgan.nets.conv`); the same function.
     axis_name: mapped axis over which BatchNorm statistics are averaged.
+    dtype: compute dtype of the layers (None: float32; `jnp.bfloat16` with float32 parameters and statistics).
   """
 
   base_features: int = 16
@@ -204,6 +215,7 @@ class ZooDCGANCritic(nn.Module):
   batch_norm_eps: float = 0.8
   conv_impl: str = "auto"
   axis_name: str | None = None
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -217,11 +229,18 @@ class ZooDCGANCritic(nn.Module):
       )
     h = x
     for i in range(4):
-      h = Conv(self.base_features * 2**i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), impl=self.conv_impl)(h)
+      h = Conv(
+        self.base_features * 2**i,
+        (3, 3),
+        strides=(2, 2),
+        padding=((1, 1), (1, 1)),
+        impl=self.conv_impl,
+        dtype=self.dtype,
+      )(h)
       h = leaky_relu(h)
       # Dropout2d: one draw per (example, channel), broadcast over height and width.
       h = nn.Dropout(self.dropout_rate, broadcast_dims=(1, 2), deterministic=not use_dropout)(h)
       if i > 0:
-        h = _batch_norm(train, self.batch_norm_eps, self.axis_name)(h)
+        h = _batch_norm(train, self.batch_norm_eps, self.axis_name, self.dtype)(h)
     h = jnp.reshape(h, (h.shape[0], -1))
-    return nn.Dense(1)(h)[:, 0]
+    return nn.Dense(1, dtype=self.dtype)(h)[:, 0]
