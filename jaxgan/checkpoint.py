@@ -5,11 +5,14 @@ the previous checkpoints intact. A step that fails to restore (corrupt or trunca
 reported and the next older one is tried, so one bad checkpoint never costs a run; the training loop then has it
 moved aside (renamed `<step>.corrupt-<time>` or `<step>.nonfinite-<time>`, names the manager ignores), since orbax
 refuses to save a step at or below one it already lists. A save that does not happen raises `CheckpointSaveError`.
+A checkpoint written before the state gained an optional field (a dataclass field whose default is None) restores
+with that field None; the caller initialises it (`jaxgan.gan.complete_state`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -235,7 +238,7 @@ class Checkpointer:
     skipped: list[tuple[int, str]] = []
     for step in reversed(self.all_steps()):
       try:
-        state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        state = self._restore(step, abstract)
       except Exception as error:  # orbax raises many types for unreadable or mismatched files
         log.warning(
           "Checkpoint at step %d in %s cannot be restored (%s); trying an older one.", step, self.directory, error
@@ -260,6 +263,36 @@ class Checkpointer:
         + "\n".join(errors)
       )
     return None
+
+  def _restore(self, step: int, abstract: Any) -> Any:
+    """Step `step` in the structure of `abstract`; a dataclass's None-default fields that the checkpoint lacks
+    (written before they existed) or holds as None (written with them off) come back as None."""
+    try:
+      return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except Exception:
+      saved = self._saved_fields(step, abstract)
+      if saved is None:
+        raise
+    restored = self.manager.restore(step, args=ocp.args.StandardRestore(saved))
+    missing = sorted(f.name for f in dataclasses.fields(abstract) if restored.get(f.name) is None)
+    log.info("Checkpoint step %d in %s holds no %s; restored as None.", step, self.directory, ", ".join(missing))
+    return abstract.replace(**{f.name: restored.get(f.name) for f in dataclasses.fields(abstract)})
+
+  def _saved_fields(self, step: int, abstract: Any) -> dict[str, Any] | None:
+    """A restore template for step `step` as saved: `abstract`'s fields as a dict, without those the saved tree
+    lacks and None where it holds None; None (no such template) unless all those fields default to None."""
+    if not dataclasses.is_dataclass(abstract):
+      return None
+    try:
+      item = ocp.utils.get_save_directory(step, self.manager.directory, name="default")
+      metadata = ocp.StandardCheckpointHandler().metadata(item)
+      tree = dict(metadata.tree if hasattr(metadata, "tree") else metadata)
+    except Exception:  # unreadable metadata: the original error stands
+      return None
+    fields = dataclasses.fields(abstract)
+    if any(f.default is not None and tree.get(f.name) is None for f in fields):
+      return None
+    return {f.name: getattr(abstract, f.name) if tree[f.name] is not None else None for f in fields if f.name in tree}
 
   def _move_aside(self, skipped: list[tuple[int, str]]) -> None:
     """Renames the skipped steps' folders (process 0 only: hosts share the directory) and refreshes the manager's

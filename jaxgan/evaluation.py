@@ -39,7 +39,7 @@ from scipy import special
 from jaxgan import data as data_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
-from jaxgan.gan import cycled_labels
+from jaxgan.gan import complete_state, cycled_labels
 from jaxgan.metrics import (
   classifier,
   classifier_accuracy,
@@ -355,7 +355,7 @@ def load_run(
   if restored is None:
     raise FileNotFoundError(f"No checkpoint in {workdir / folder}; train the run first.")
   state, step = restored
-  return config, gan, state, step
+  return config, gan, complete_state(gan, state), step
 
 
 def generate_samples(
