@@ -8,6 +8,7 @@ update math that trains a state lives in `jaxgan.updates`, and the train step th
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,9 +19,11 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan import losses, nets, penalties, priors, semi_supervised
+from jaxgan import augment, losses, nets, penalties, priors, regularizers, semi_supervised
 from jaxgan.data.shapes import data_shape
 from jaxgan.optim import build_optimizer
+
+log = logging.getLogger(__name__)
 
 
 class GANState(flax.struct.PyTreeNode):
@@ -32,6 +35,8 @@ class GANState(flax.struct.PyTreeNode):
     prior_params: learnable latent-prior parameters (DeLiGAN's mu, rho), {} for fixed priors.
     g_opt_state: optax state over `(g_params, prior_params)`: the generator's optimiser trains both.
     d_params, d_state, d_opt_state: the same for the critic.
+    lecam: the LeCam regulariser's anchors (`jaxgan.regularizers.LeCamAnchors`) when `config.lecam_weight` > 0,
+      else None, so a run without it keeps the pytree (and checkpoints) of older versions.
   """
 
   step: jax.Array
@@ -42,6 +47,7 @@ class GANState(flax.struct.PyTreeNode):
   d_params: Any
   d_state: Any
   d_opt_state: Any
+  lecam: Any = None
 
 
 class Tips(NamedTuple):
@@ -57,6 +63,14 @@ class Tips(NamedTuple):
   @property
   def soft_labels(self) -> bool:
     return self.label_smoothing != "none" or self.flip_fraction > 0
+
+
+class LeCam(NamedTuple):
+  """The LeCam regulariser's settings (Tseng et al. 2021; see `jaxgan.regularizers`)."""
+
+  weight: float  # lambda: R's weight in the critic's loss
+  decay: float = 0.99  # the anchors' EMA decay
+  start: int = 0  # R joins the loss after this train step; before it the anchors track the batch (decay 0)
 
 
 class GAN(NamedTuple):
@@ -78,6 +92,8 @@ class GAN(NamedTuple):
   num_classes: int = 0  # > 0: a conditional GAN; nets take (inputs, labels)
   head: semi_supervised.ClassHead | None = None  # a classifier critic's objective (SSGAN, AC-GAN)
   axis_name: str | None = None  # the device axis the nets were built for (see `build_gan`)
+  augment: str = ""  # DiffAugment's policy for every image the critic sees ('' = none; see `jaxgan.augment`)
+  lecam: LeCam | None = None  # the LeCam regulariser's settings, None when off
 
 
 def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
@@ -118,6 +134,38 @@ def _tips_from_config(config: ml_collections.ConfigDict, loss: losses.LossPair) 
       f"has none. Use them with config.loss in {losses.LOG_LOSSES}."
     )
   return tips
+
+
+def _augment_from_config(config: ml_collections.ConfigDict, shape) -> str:
+  policy = str(config.get("augment", "") or "")
+  try:
+    groups = [group.strip() for group in policy.split(",") if group.strip()]
+    augment.parse_policy(policy)
+  except ValueError as error:
+    raise ValueError(f"config.augment: {error}") from None
+  if groups and len(shape) != 3:
+    raise ValueError(
+      f"config.augment={policy!r} augments images [H, W, C]; data {config.data.name!r} has shape {tuple(shape)}. "
+      "Set config.augment=''."
+    )
+  return ",".join(groups)
+
+
+def _lecam_from_config(config: ml_collections.ConfigDict, pairwise: bool) -> LeCam | None:
+  weight = float(config.get("lecam_weight", 0.0))
+  if weight < 0:
+    raise ValueError(f"config.lecam_weight must be >= 0 (0: off); got {weight}.")
+  if weight == 0:
+    return None
+  decay, start = float(config.get("lecam_decay", 0.99)), int(config.get("lecam_start", 0))
+  if not 0 <= decay <= 1 or start < 0:
+    raise ValueError(f"config.lecam_decay must be in [0, 1] and config.lecam_start >= 0; got {decay}, {start}.")
+  if pairwise:
+    raise ValueError(
+      "config.lecam_weight > 0 anchors a critic's scores of real and of fake samples; the T-GAN pair critic scores "
+      "pairs. Set config.lecam_weight=0."
+    )
+  return LeCam(weight, decay, start)
 
 
 def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -> GAN:
@@ -178,6 +226,8 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
     num_classes=num_classes,
     head=head,
     axis_name=axis_name,
+    augment=_augment_from_config(config, shape),
+    lecam=_lecam_from_config(config, critic.pairwise),
   )
 
 
@@ -199,7 +249,22 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
     d_params=d_params,
     d_state=d_state,
     d_opt_state=gan.d_tx.init(d_params),
+    lecam=None if gan.lecam is None else regularizers.init_anchors(),
   )
+
+
+def older_templates(template: GANState) -> list[GANState]:
+  """Restore templates for checkpoints written before `template`'s optional fields existed (or with them off):
+  `template` without the LeCam anchors; [] when it has none. `complete_state` fills what they lack."""
+  return [template.replace(lecam=None)] if template.lecam is not None else []
+
+
+def complete_state(gan: GAN, state: GANState) -> GANState:
+  """`state` with the fields `gan` trains and a restored checkpoint lacked: fresh LeCam anchors (logged)."""
+  if gan.lecam is not None and state.lecam is None:
+    log.info("The checkpoint holds no LeCam anchors (written without config.lecam_weight); starting them afresh.")
+    state = state.replace(lecam=regularizers.init_anchors())
+  return state
 
 
 def example_keys(key: jax.Array, local_batch: int, axis_name: str | None) -> jax.Array:
