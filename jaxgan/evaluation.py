@@ -40,7 +40,7 @@ from jaxgan import data as data_lib
 from jaxgan import ema
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
-from jaxgan.gan import cycled_labels, with_ema
+from jaxgan.gan import complete_state, cycled_labels
 from jaxgan.metrics import (
   classifier,
   classifier_accuracy,
@@ -356,10 +356,7 @@ def load_run(
   if restored is None:
     raise FileNotFoundError(f"No checkpoint in {workdir / folder}; train the run first.")
   state, step = restored
-  if gan.ema is not None and state.ema is None:
-    log.info("Step %d keeps no average of the generator; using the generator's weights for it.", step)
-    state = with_ema(gan, state)
-  return config, gan, state, step
+  return config, gan, complete_state(gan, state), step
 
 
 def generate_samples(

@@ -32,7 +32,7 @@ from jaxgan import data as data_lib
 from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots
 from jaxgan.checkpoint import Checkpointer, all_finite
 from jaxgan.data.prefetch import Prefetcher
-from jaxgan.gan import with_ema
+from jaxgan.gan import complete_state
 from jaxgan.optim import learning_rate_schedule
 from jaxgan.summary import SummaryWriter, hparam_values
 from jaxgan.train import GAN, GANState, build_gan, generate, init_state
@@ -415,10 +415,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
     raise
   if restored is not None:
     state, start = restored
+    state = complete_state(gan, state)  # fields the checkpoint predates (the generator's average, LeCam's anchors)
     log.info("Resuming from step %d in %s.", start, workdir)
-    if gan.ema is not None and state.ema is None:
-      log.info("Step %d keeps no average of the generator (config.ema); it starts from the generator's weights.", start)
-      state = with_ema(gan, state)
   else:
     start = 0
   last_saved = start if restored is not None else None

@@ -8,6 +8,7 @@ update math that trains a state lives in `jaxgan.updates`, and the train step th
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,10 +19,12 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxgan import augment, losses, nets, penalties, priors, regularizers, semi_supervised
 from jaxgan import ema as ema_lib
-from jaxgan import losses, nets, penalties, priors, semi_supervised
 from jaxgan.data.shapes import data_shape
 from jaxgan.optim import build_optimizer
+
+log = logging.getLogger(__name__)
 
 
 class GANState(flax.struct.PyTreeNode):
@@ -35,6 +38,8 @@ class GANState(flax.struct.PyTreeNode):
     d_params, d_state, d_opt_state: the same for the critic.
     ema: the moving average of the generator (`jaxgan.ema.Average`) when `config.ema` keeps one, else None (the
       pytree of a run without it is unchanged).
+    lecam: the LeCam regulariser's anchors (`jaxgan.regularizers.LeCamAnchors`) when `config.lecam_weight` > 0,
+      else None, so a run without it keeps the pytree (and checkpoints) of older versions.
   """
 
   step: jax.Array
@@ -46,6 +51,7 @@ class GANState(flax.struct.PyTreeNode):
   d_state: Any
   d_opt_state: Any
   ema: ema_lib.Average | None = None
+  lecam: Any = None
 
 
 class Tips(NamedTuple):
@@ -61,6 +67,14 @@ class Tips(NamedTuple):
   @property
   def soft_labels(self) -> bool:
     return self.label_smoothing != "none" or self.flip_fraction > 0
+
+
+class LeCam(NamedTuple):
+  """The LeCam regulariser's settings (Tseng et al. 2021; see `jaxgan.regularizers`)."""
+
+  weight: float  # lambda: R's weight in the critic's loss
+  decay: float = 0.99  # the anchors' EMA decay
+  start: int = 0  # R joins the loss after this train step; before it the anchors track the batch (decay 0)
 
 
 class GAN(NamedTuple):
@@ -83,6 +97,8 @@ class GAN(NamedTuple):
   head: semi_supervised.ClassHead | None = None  # a classifier critic's objective (SSGAN, AC-GAN)
   axis_name: str | None = None  # the device axis the nets were built for (see `build_gan`)
   ema: ema_lib.Settings | None = None  # the generator's moving average (`config.ema`), None without one
+  augment: str = ""  # DiffAugment's policy for every image the critic sees ('' = none; see `jaxgan.augment`)
+  lecam: LeCam | None = None  # the LeCam regulariser's settings, None when off
 
 
 def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
@@ -123,6 +139,38 @@ def _tips_from_config(config: ml_collections.ConfigDict, loss: losses.LossPair) 
       f"has none. Use them with config.loss in {losses.LOG_LOSSES}."
     )
   return tips
+
+
+def _augment_from_config(config: ml_collections.ConfigDict, shape) -> str:
+  policy = str(config.get("augment", "") or "")
+  try:
+    groups = [group.strip() for group in policy.split(",") if group.strip()]
+    augment.parse_policy(policy)
+  except ValueError as error:
+    raise ValueError(f"config.augment: {error}") from None
+  if groups and len(shape) != 3:
+    raise ValueError(
+      f"config.augment={policy!r} augments images [H, W, C]; data {config.data.name!r} has shape {tuple(shape)}. "
+      "Set config.augment=''."
+    )
+  return ",".join(groups)
+
+
+def _lecam_from_config(config: ml_collections.ConfigDict, pairwise: bool) -> LeCam | None:
+  weight = float(config.get("lecam_weight", 0.0))
+  if weight < 0:
+    raise ValueError(f"config.lecam_weight must be >= 0 (0: off); got {weight}.")
+  if weight == 0:
+    return None
+  decay, start = float(config.get("lecam_decay", 0.99)), int(config.get("lecam_start", 0))
+  if not 0 <= decay <= 1 or start < 0:
+    raise ValueError(f"config.lecam_decay must be in [0, 1] and config.lecam_start >= 0; got {decay}, {start}.")
+  if pairwise:
+    raise ValueError(
+      "config.lecam_weight > 0 anchors a critic's scores of real and of fake samples; the T-GAN pair critic scores "
+      "pairs. Set config.lecam_weight=0."
+    )
+  return LeCam(weight, decay, start)
 
 
 def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -> GAN:
@@ -186,6 +234,8 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
     head=head,
     axis_name=axis_name,
     ema=ema_lib.settings_from_config(config),
+    augment=_augment_from_config(config, shape),
+    lecam=_lecam_from_config(config, critic.pairwise),
   )
 
 
@@ -207,16 +257,21 @@ def init_state(gan: GAN, key: jax.Array) -> GANState:
     d_params=d_params,
     d_state=d_state,
     d_opt_state=gan.d_tx.init(d_params),
+    lecam=None if gan.lecam is None else regularizers.init_anchors(),
   )
-  return with_ema(gan, state)
+  return state if gan.ema is None else state.replace(ema=ema_lib.init(state))
 
 
-def with_ema(gan: GAN, state: GANState) -> GANState:
-  """`state` with a moving average of its generator when `gan` keeps one and `state` has none (a fresh state, or one
-  restored from a checkpoint written without it: the average then starts from the generator's weights)."""
-  if gan.ema is None or state.ema is not None:
-    return state
-  return state.replace(ema=ema_lib.init(state))
+def complete_state(gan: GAN, state: GANState) -> GANState:
+  """`state`, restored from a checkpoint written without some optional field `gan` trains, with that field
+  started (and logged): the generator's moving average from the generator's weights, LeCam's anchors afresh."""
+  if gan.ema is not None and state.ema is None:
+    log.info("The checkpoint holds no generator average (written without config.ema); starting it from the generator.")
+    state = state.replace(ema=ema_lib.init(state))
+  if gan.lecam is not None and state.lecam is None:
+    log.info("The checkpoint holds no LeCam anchors (written without config.lecam_weight); starting them afresh.")
+    state = state.replace(lecam=regularizers.init_anchors())
+  return state
 
 
 def example_keys(key: jax.Array, local_batch: int, axis_name: str | None) -> jax.Array:

@@ -11,11 +11,17 @@ minimises the loss pair's critic loss (with the config's training tips: smoothed
 plus the penalty and, for a classifier critic (Salimans et al. 2016; Odena et al. 2017), its class cross-entropy;
 the generator minimises its loss (or feature matching), the prior's regulariser and AC-GAN's class term.
 
+Two switches for small datasets: DiffAugment (`gan.augment`; Zhao et al. 2020) augments every real and fake image
+the critic sees in both players' updates, after the instance noise, with differentiable ops, so the generator's
+gradients pass through them; a gradient penalty then interpolates between the augmented images (R1 penalises the
+augmented reals). The LeCam regulariser (`gan.lecam`; Tseng et al. 2021, eq. 3 as in their code) adds
+lambda * R(D) to the critic's loss, its anchors kept in `GANState.lecam`.
+
 Randomness: each example's key is `fold_in(key, global example index)` (`jaxgan.gan.example_keys`), split by purpose
-(0 latents, 1 penalty, 2-3 label smoothing and flips, 4 instance noise), so a run over D devices draws exactly the
-latents of a one-device run on the same global batch. With `axis_name` set, gradients (and the global batch means
-the accuracies and feature matching compare with) are averaged over that mapped axis; the metrics are this device's,
-which the train step averages.
+(0 latents, 1 penalty, 2-3 label smoothing and flips, 4 instance noise, 5 DiffAugment), so a run over D devices
+draws exactly the latents (and augmentations) of a one-device run on the same global batch. With `axis_name` set,
+gradients (and the global batch means the accuracies, feature matching and LeCam's anchors compare with) are averaged
+over that mapped axis; the metrics are this device's, which the train step averages.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import losses, nets, semi_supervised
+from jaxgan import augment, losses, nets, regularizers, semi_supervised
 from jaxgan.batch import Batch, SemiSupervisedBatch
 from jaxgan.gan import GAN, GANState, Tips, conditioned, example_keys, sample_latents
 
@@ -83,7 +89,8 @@ def as_batch(gan: GAN, batch: Any) -> Batch:
 
 
 def _subkeys(keys: jax.Array, purpose: int) -> jax.Array:
-  # One stream per purpose (0 latents, 1 penalty, 2-3 labels, 4 instance noise) from each example's key.
+  # One stream per purpose (0 latents, 1 penalty, 2-3 labels, 4 instance noise, 5 DiffAugment) from each example's
+  # key; a new purpose takes a new number, so the existing streams (and runs that do not use it) stay the same.
   return jax.vmap(lambda k: jax.random.fold_in(k, purpose))(keys)
 
 
@@ -127,6 +134,40 @@ def instance_noise(tips: Tips, step: jax.Array, keys: jax.Array, x: jax.Array) -
 
 def _noisy(gan: GAN, step: jax.Array, keys: jax.Array, x: jax.Array) -> jax.Array:
   return instance_noise(gan.tips, step, _subkeys(keys, 4), x) if gan.tips.instance_noise > 0 else x
+
+
+REAL, FAKE = 0, 1  # an example's two augmentation streams within purpose 5
+
+
+def _augmented(gan: GAN, keys: jax.Array, images: dict[int, jax.Array]) -> dict[int, jax.Array]:
+  """DiffAugment of each image batch [B, H, W, C] in `images` ({stream: batch}; REAL or FAKE, so an example's real
+  and fake images draw apart) from each example's key, so a parallel run augments as one device does; `images`
+  itself when the policy is empty."""
+  if not gan.augment:
+    return images
+  # One call on the concatenated batches: the ops act per example, and one call site compiles once.
+  augment_keys = _subkeys(keys, 5)
+  all_keys = jnp.concatenate([_subkeys(augment_keys, stream) for stream in images])
+  out = augment.augment_examples(jnp.concatenate(list(images.values())), gan.augment, all_keys)
+  return dict(zip(images, jnp.split(out, len(images))))
+
+
+def _lecam_term(gan: GAN, state: GANState, real_scores, fake_scores, axis_name):
+  """(lambda_t * R, R, new anchors): the anchors step towards the global batch's mean scores first, and R compares
+  the scores with the stepped anchors, as the authors' code orders it (`ema_losses.update` inside the critic's loss,
+  then `lecam_reg`); lambda_t is 0 until the train step passes `gan.lecam.start`."""
+  settings = gan.lecam
+  if state.lecam is None:
+    raise ValueError(
+      "config.lecam_weight > 0 needs the LeCam anchors in GANState.lecam; build the state with "
+      "jaxgan.gan.init_state, or complete a restored one with jaxgan.gan.complete_state."
+    )
+  means = _pmean(jax.lax.stop_gradient((jnp.mean(real_scores), jnp.mean(fake_scores))), axis_name)
+  decay = regularizers.anchor_decay(state.step, settings.decay, settings.start)
+  anchors = regularizers.update_anchors(state.lecam, *means, decay)
+  value = regularizers.lecam_regularizer(real_scores, fake_scores, anchors.real, anchors.fake)
+  weight = jnp.where(state.step > settings.start, settings.weight, 0.0)
+  return weight * value, value, anchors
 
 
 def _score(out: Any) -> jax.Array:
@@ -204,9 +245,10 @@ def critic_update(
 
   Returns:
     (state with new d_params, d_state, d_opt_state and g_state (the generator's BatchNorm statistics, updated when
-    it drew the fakes), metrics): `critic_loss` (the adversarial part), `gradient_penalty`,
-    `wasserstein_estimate`, `real_accuracy`, `fake_accuracy`, `critic_grad_norm`, and with a classifier head
-    `class_loss` and `class_accuracy`; this device's values.
+    it drew the fakes) and, with LeCam, new anchors `lecam`, metrics): `critic_loss` (the adversarial part),
+    `gradient_penalty`, `wasserstein_estimate`, `real_accuracy`, `fake_accuracy`, `critic_grad_norm`, with a
+    classifier head `class_loss` and `class_accuracy`, and with LeCam `lecam` (R, unweighted); this device's
+    values. With DiffAugment every score, the penalty and R are of the augmented images.
   """
   real, labels = batch.real, batch.labels
   keys = example_keys(key, real.shape[0], axis_name)
@@ -214,7 +256,8 @@ def critic_update(
   # A conditional GAN's fakes take the real batch's labels, so interpolates in the penalty share one label.
   fake, g_state = gan.generator.apply(state.g_params, state.g_state, conditioned(gan, z, labels), True)
   fake = jax.lax.stop_gradient(fake)
-  real_in, fake_in = _noisy(gan, state.step, keys, real), _noisy(gan, state.step, keys, fake)
+  noisy = {REAL: _noisy(gan, state.step, keys, real), FAKE: _noisy(gan, state.step, keys, fake)}
+  real_in, fake_in = _augmented(gan, keys, noisy).values()
 
   def loss_fn(d_params):
     real_out, fake_out, new_d_state = _outputs(gan, d_params, state.d_state, real_in, fake_in, labels, key, axis_name)
@@ -236,6 +279,10 @@ def critic_update(
       "gradient_penalty": penalty,
       "wasserstein_estimate": jnp.mean(real_scores) - jnp.mean(fake_scores),
     }
+    anchors = state.lecam
+    if gan.lecam is not None:
+      weighted, metrics["lecam"], anchors = _lecam_term(gan, state, real_scores, fake_scores, axis_name)
+      total = total + weighted
     metrics["real_accuracy"], metrics["fake_accuracy"] = _accuracy(gan, real_scores, fake_scores, axis_name)
     if gan.head is not None:
       class_loss, class_acc, new_d_state = _class_terms(
@@ -243,14 +290,15 @@ def critic_update(
       )
       total = total + gan.head.class_weight * class_loss
       metrics["class_loss"], metrics["class_accuracy"] = class_loss, class_acc
-    return total, (new_d_state, metrics)
+    return total, (new_d_state, anchors, metrics)
 
-  (_, (d_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
+  (_, (d_state, anchors, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
   grads = _pmean(grads, axis_name)
   metrics["critic_grad_norm"] = optax.tree.norm(grads)
   updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, updates)
-  return state.replace(g_state=g_state, d_params=d_params, d_state=d_state, d_opt_state=d_opt_state), metrics
+  state = state.replace(g_state=g_state, d_params=d_params, d_state=d_state, d_opt_state=d_opt_state)
+  return (state if gan.lecam is None else state.replace(lecam=anchors)), metrics
 
 
 def generator_update(
@@ -275,21 +323,25 @@ def generator_update(
   """
   real, labels = batch.real, batch.labels
   keys = example_keys(key, real.shape[0], axis_name)
-  real_in = _noisy(gan, state.step, keys, real)
   head = gan.head
   feature_matching = head is not None and head.feature_matching
   need_real = gan.loss.generator_uses_real or gan.critic.pairwise or feature_matching
+  real_in = _noisy(gan, state.step, keys, real) if need_real else None
 
   def loss_fn(trainable):
     g_params, prior_params = trainable
     z = sample_latents(gan, prior_params, _subkeys(keys, 0))
     fake, new_g_state = gan.generator.apply(g_params, state.g_state, conditioned(gan, z, labels), True)
+    noisy = {FAKE: _noisy(gan, state.step, keys, fake)}
+    if need_real:
+      noisy[REAL] = real_in
+    augmented = _augmented(gan, keys, noisy)
     real_out, fake_out, _ = _outputs(
       gan,
       state.d_params,
       state.d_state,
-      real_in,
-      _noisy(gan, state.step, keys, fake),
+      augmented.get(REAL),
+      augmented[FAKE],
       labels,
       key,
       axis_name,

@@ -39,6 +39,9 @@ def _configs():
   dcgan.batch_size = 8
   dcgan.generator.base_features = dcgan.critic.base_features = 4
   dcgan.ema.decay = 0.5  # the generator's average (weights and BatchNorm statistics) is part of the compared state
+  # DiffAugment's draws come from global example indices and LeCam's anchors from pmean'd scores, so both must
+  # match one device too (lecam_start 0: R counts from the second step).
+  dcgan.augment, dcgan.lecam_weight, dcgan.lecam_start = "color,translation,cutout", 0.3, 0
   for c in (toy, dcgan):
     # SGD: Adam's first steps turn float noise of 1e-7 in a gradient into a step of +-lr.
     c.g_optimizer.name = c.d_optimizer.name = "sgd"

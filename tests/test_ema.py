@@ -17,7 +17,7 @@ import pytest
 from jaxgan import data, ema, evaluation, sampling
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.experiment import train_and_evaluate
-from jaxgan.gan import with_ema
+from jaxgan.gan import complete_state
 from jaxgan.train import build_gan, generate, init_state, make_train_step
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoint_v0")
@@ -181,4 +181,4 @@ def test_checkpoint_v0_restores_into_a_run_with_ema(tmp_path):
   _, gan, state, step = evaluation.load_run(workdir)
   assert step == 3 and gan.ema is not None
   chex.assert_trees_all_equal(state.ema, ema.Average(state.g_params, state.g_state, state.prior_params))
-  assert with_ema(gan, state) is state
+  assert complete_state(gan, state) is state
