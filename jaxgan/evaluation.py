@@ -40,6 +40,7 @@ from jaxgan import data as data_lib
 from jaxgan import ema
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import as_unit_range_images, load_images, to_unit_range
+from jaxgan.data.resize import resize_bilinear
 from jaxgan.gan import complete_state, cycled_labels
 from jaxgan.metrics import (
   classifier,
@@ -112,7 +113,8 @@ class Extractor(NamedTuple):
   extract: Callable[[np.ndarray, bool, str], tuple[np.ndarray, np.ndarray]]
   weights_digest: str
   # How images are resized to the network's input ('pytorch_fid' or 'clean' for Inception; 'none' for the
-  # classifiers, which take their datasets' size): it changes the features, so it keys the caches too.
+  # classifiers, which take their datasets' size and resize others bilinearly to it): it changes the features, so
+  # it keys the caches too.
   resize: str = "none"
 
   def __call__(self, images: np.ndarray, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +128,11 @@ def _classifier_extractor(
   net = classifier.load_classifier(dataset)  # fail now, not after generating samples, if the weights are missing
 
   def extract(images, progress, desc):
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1:3] != classifier.IMAGE_SHAPE[:2]:
+      # Nets trained on resized data (PyTorch-GAN's 32x32 DCGAN on MNIST) are scored at the classifier's size; the
+      # real test images of such a run are loaded at the run's size and come back the same way.
+      images = resize_bilinear(images, classifier.IMAGE_SHAPE[:2])
     return classifier.classifier_outputs(images, net, progress=progress, desc=desc)
 
   return Extractor(extract, weights_digest(net.variables))

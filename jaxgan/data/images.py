@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgan.data.resize import resize_uint8
 from jaxgan.data.shapes import data_shape
 
 log = logging.getLogger(__name__)
@@ -427,7 +428,9 @@ def load_images(
     data_config: `name`, optional `source`, `split` (default 'train'), `data_dir`, `manual_dir`, `max_examples`,
       `center_crop` (side of a central square crop of tfds images; default per dataset, `CENTER_CROPS`) and
       `resize` (resize tfds images to `expected_shape`; implied by a crop).
-    expected_shape: (H, W, C) the nets were built for; a mismatch raises.
+    expected_shape: (H, W, C) the nets were built for. Smaller images with the same channels (MNIST's 28x28 for a
+      32x32 net) are upsampled bilinearly (`jaxgan.data.resize.resize_uint8`, torch's `F.interpolate` semantics, as
+      torchvision's `Resize` upsamples); any other mismatch raises.
 
   Returns:
     (images uint8 [N, H, W, C], labels int32 [N]).
@@ -454,12 +457,24 @@ def load_images(
   limit = data_config.get("max_examples", 0) or 0
   if limit:
     images, labels = images[:limit], labels[:limit]
+  if expected_shape is not None and _upsamples(images.shape[1:], expected_shape):
+    # Smaller images than the nets take (MNIST for PyTorch-GAN's 32x32 DCGAN) are upsampled as PyTorch-GAN's
+    # `transforms.Resize` does: bilinear, half-pixel centres, rounded to uint8.
+    log.info("Resizing %r from %s to %s (bilinear).", data_config.name, images.shape[1:3], tuple(expected_shape[:2]))
+    images = resize_uint8(images, expected_shape[:2])
   if expected_shape is not None and tuple(images.shape[1:]) != tuple(expected_shape):
     raise ValueError(
       f"Images of {data_config.name!r} have shape {images.shape[1:]}, but the nets were built for "
       f"{tuple(expected_shape)}; set config.data.image_shape or resize the data."
     )
   return images, labels
+
+
+def _upsamples(shape: tuple[int, ...], expected_shape: tuple[int, ...]) -> bool:
+  """Whether images of `shape` (H, W, C) reach `expected_shape` by enlarging H and W alone (same channels)."""
+  if len(shape) != 3 or len(expected_shape) != 3 or tuple(shape) == tuple(expected_shape):
+    return False
+  return shape[2] == expected_shape[2] and shape[0] <= expected_shape[0] and shape[1] <= expected_shape[1]
 
 
 def to_unit_range(images: np.ndarray) -> np.ndarray:
