@@ -18,6 +18,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,8 +355,16 @@ class _StopRequest:
     self._previous = {}
 
 
+# `step_callback(done, get_state) -> stop`: called after every train step with the number of steps done and a
+# function returning the state (one copy, on the devices; the step may still be running: block on it to wait).
+StepCallback = Callable[[int, Callable[[], GANState]], bool]
+
+
 def train_and_evaluate(
-  config: ml_collections.ConfigDict, workdir: str | os.PathLike, progress: bool = True
+  config: ml_collections.ConfigDict,
+  workdir: str | os.PathLike,
+  progress: bool = True,
+  step_callback: StepCallback | None = None,
 ) -> dict[str, Any]:
   """Trains the GAN that `config` describes, resuming from `workdir`'s checkpoints, and evaluates it.
 
@@ -370,10 +379,15 @@ def train_and_evaluate(
     config: a run config (see experiments/configs).
     workdir: the run's directory.
     progress: show a progress bar.
+    step_callback: `step_callback(done, get_state)` after every step (e.g. to keep the generator at wall-clock
+      marks, as `benchmarks/quality.py` does); `get_state()` returns the state after `done` steps, which the next
+      step donates, so copy what you keep (`jax.device_get`). A true return ends the run there, as the time budget
+      does (checkpoint, final evaluation).
 
   Returns:
-    The results written to `results.json`: final metrics, final losses, steps, timings, the config, and
-    `stop_signal` ("SIGTERM" or "SIGINT" when a signal stopped the run early, after saving; else None).
+    The results written to `results.json`: final metrics, final losses, steps, timings, the config,
+    `stop_signal` ("SIGTERM" or "SIGINT" when a signal stopped the run early, after saving; else None) and
+    `stopped_by_callback`.
 
   Raises:
     ValueError: for a bad config, an unwritable workdir, one in use by another training run, or checkpoints
@@ -386,10 +400,12 @@ def train_and_evaluate(
   _check_workdir(workdir)
   # Hosts of a multi-host run share the workdir on purpose: only the first takes the lock.
   with _workdir_lock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
-    return _train_and_evaluate(config, workdir, progress)
+    return _train_and_evaluate(config, workdir, progress, step_callback)
 
 
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progress: bool) -> dict[str, Any]:
+def _train_and_evaluate(
+  config: ml_collections.ConfigDict, workdir: Path, progress: bool, step_callback: StepCallback | None
+) -> dict[str, Any]:
   # In a multi-host run every process trains and checkpoints (orbax saves collectively); only the first writes
   # the config, logs, pictures and results.
   primary = jax.process_index() == 0
@@ -481,6 +497,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
   # Checked at log steps, where the host has waited for the step's metrics, so the clock measures finished work.
   budget_s = 60.0 * float(config.get("max_train_minutes", 0.0))
   budget_reached, eval_s = False, 0.0  # periodic evaluation is not training time
+  stopped_by_callback = False
   failed = True
   try:
     for step in range(start, num_steps):
@@ -501,6 +518,10 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
       done = step + 1
       steps_window += 1
       bar.update(1)
+      if step_callback is not None and step_callback(done, functools.partial(train_step.unreplicate, state)):
+        stopped_by_callback = True
+        log.info("Stopping at step %d: the step callback asked to.", done)
+        break
       if done % config.log_every == 0 or done == num_steps:
         last_metrics = train_step.host_metrics(metrics)
         _finite_or_raise(done, last_metrics, last_saved)
@@ -566,6 +587,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path, progre
     "interrupted": stop.signal_name or stopped_by,
     "stop_signal": stop_signal,
     "max_train_minutes_reached": budget_reached,
+    "stopped_by_callback": stopped_by_callback,
     "diagnostics_alerts": [alert._asdict() for alert in monitor.alerts],
     "wall_time_s": train_s,
     "compile_s": compile_s,
