@@ -186,13 +186,14 @@ class Workload:
   Attributes:
     name: one of `WORKLOADS`.
     n_critic: critic updates per iteration.
-    iteration: runs one iteration (n_critic critic updates, one generator update) on the fixed synthetic batches.
+    iteration: runs one iteration (n_critic critic updates, one generator update): `iteration()` on the fixed
+      synthetic batches, `iteration(batch)` on real ones [n_critic, B, C, H, W] (`benchmarks/torch_mnist.py`).
     generator, critic: the (possibly compiled) modules.
   """
 
   name: str
   n_critic: int
-  iteration: Callable[[], None]
+  iteration: Callable[..., None]
   generator: nn.Module
   critic: nn.Module
 
@@ -207,8 +208,9 @@ def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor)
 
 
 def _wgan_iteration(generator, critic, g_opt, d_opt, reals, penalty_weight: float, clip: float):
-  def iteration():
-    for real in reals:
+  def iteration(batch: torch.Tensor | None = None):
+    batch = reals if batch is None else batch
+    for real in batch:
       with torch.no_grad():
         fake = generator(torch.randn(real.shape[0], LATENT_DIM))
       d_opt.zero_grad(set_to_none=True)
@@ -223,7 +225,7 @@ def _wgan_iteration(generator, critic, g_opt, d_opt, reals, penalty_weight: floa
             p.clamp_(-clip, clip)
     critic.requires_grad_(False)
     g_opt.zero_grad(set_to_none=True)
-    g_loss = -critic(generator(torch.randn(reals.shape[1], LATENT_DIM))).mean()
+    g_loss = -critic(generator(torch.randn(batch.shape[1], LATENT_DIM))).mean()
     g_loss.backward()
     g_opt.step()
     critic.requires_grad_(True)
@@ -233,11 +235,11 @@ def _wgan_iteration(generator, critic, g_opt, d_opt, reals, penalty_weight: floa
 
 def _dcgan_iteration(generator, critic, g_opt, d_opt, reals):
   bce = nn.BCELoss()
-  real = reals[0]
-  valid = torch.ones(real.shape[0], 1)
-  fake_target = torch.zeros(real.shape[0], 1)
+  valid = torch.ones(reals.shape[1], 1)
+  fake_target = torch.zeros(reals.shape[1], 1)
 
-  def iteration():
+  def iteration(batch: torch.Tensor | None = None):
+    real = (reals if batch is None else batch)[0]
     critic.requires_grad_(False)
     g_opt.zero_grad(set_to_none=True)
     fake = generator(torch.randn(real.shape[0], LATENT_DIM))
