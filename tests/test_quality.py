@@ -1,0 +1,93 @@
+"""benchmarks/quality.py: the plan of runs, the mark clock, and the summary math (parity at equal steps, minutes to
+torch's FID) on synthetic marks with hand-computed answers."""
+
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+_spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(quality)
+
+
+def _run(framework, seed, step_fids=None, wall_fids=None, minutes=0.0, ema=False):
+  marks = [{"kind": "step", "step": s, "wall_s": 10.0 * s, "fid": f} for s, f in (step_fids or {}).items()]
+  marks += [{"kind": "wall", "step": int(w), "wall_s": 60.0 * w, "fid": f} for w, f in (wall_fids or {}).items()]
+  run = {"framework": framework, "workload": "dcgan", "seed": seed, "ema": ema, "threads": 2, "minutes": minutes}
+  return {**run, "marks": marks}
+
+
+def _runs():
+  # Step 500 is before the parity window; at 1000 torch spans [10, 14]: widened by 15% about 12, [9.7, 14.3], and
+  # jaxgan's median 13 lies inside; at 2000 torch spans [8, 10] -> [7.85, 10.15], and jaxgan's median 10.2 does not.
+  torch_steps = [{500: 50.0, 1000: 10.0, 2000: 8.0}, {500: 60.0, 1000: 12.0, 2000: 9.0}, {1000: 14.0, 2000: 10.0}]
+  jaxgan_steps = [{500: 99.0, 1000: 9.8, 2000: 10.2}, {500: 99.0, 1000: 13.0, 2000: 10.3}, {1000: 20.0, 2000: 5.0}]
+  # torch at 10 min: 20 and 24, median 22. jaxgan's medians at 1, 2, 3, 5 min: 35, 28, 20, 15: 22 is crossed
+  # between 2 min (28) and 3 min (20), at 2 + (28 - 22) / (28 - 20) = 2.75 min.
+  torch_walls = [{1: 90.0, 10: 20.0}, {1: 80.0, 10: 24.0}]
+  jaxgan_walls = [{1: 40.0, 2: 30.0, 3: 22.0, 5: 15.0}, {1: 30.0, 2: 26.0, 3: 18.0, 5: 15.0}]
+  runs = [
+    _run("torch", i, s, torch_walls[i] if i < 2 else None, 10.0 if i < 2 else 0.0) for i, s in enumerate(torch_steps)
+  ]
+  runs += [_run("jaxgan", i, s, jaxgan_walls[i] if i < 2 else None, 5.0) for i, s in enumerate(jaxgan_steps)]
+  runs.append(_run("jaxgan", 0, {1000: 500.0, 2000: 500.0}, {1: 1.0}, 5.0, ema=True))  # EMA runs stay out
+  return runs
+
+
+def test_summary_by_hand():
+  summary = quality.summarize(_runs())["dcgan"]
+  assert summary["torch_fid_10min"] == 22.0
+  assert summary["jaxgan_minutes_to_torch_fid_10min"] == pytest.approx(2.75)
+  assert summary["time_to_quality_met"]
+  assert [m["step"] for m in summary["parity_marks"]] == [1000, 2000]
+  assert summary["parity_marks"][0]["band"] == pytest.approx([9.7, 14.3])
+  assert summary["parity_marks"][0]["within"] and not summary["parity_marks"][1]["within"]
+  assert summary["parity_within_seed_spread"] is False
+
+
+def test_minutes_to_fid_edges():
+  runs = [_run("jaxgan", 0, wall_fids={1: 30.0, 2: 20.0})]
+  assert quality.minutes_to_fid(runs, 40.0) == 1.0  # reached at the first mark: no earlier point to interpolate from
+  assert quality.minutes_to_fid(runs, 25.0) == pytest.approx(1.5)
+  assert quality.minutes_to_fid(runs, 10.0) is None
+
+
+def test_merge_keeps_the_schema_and_gan_mnist():
+  gan = {**_run("jaxgan", 0, wall_fids={20: 30.0}, minutes=20.0), "workload": "gan_mnist", "diverged": None}
+  gan["marks"][0].update(precision=0.5, recall=0.25)
+  merged = quality.merge(_runs() + [gan])
+  assert set(merged) >= {"runs", "summary", "gan_mnist", "machine", "versions"}
+  assert {k for k in merged["runs"][0]} >= {"framework", "workload", "seed", "ema", "threads", "marks"}
+  assert merged["gan_mnist"]["fid"] == 30.0 and merged["gan_mnist"]["minutes"] == 20.0
+  assert "dcgan" in quality.markdown_table(merged)
+
+
+def test_plan_alternates_frameworks_and_owes_the_right_marks():
+  specs = quality.plan_runs(["wgan_gp_mlp"], [0, 1, 2], 10.0, quality.STEP_MARKS, ema=True)
+  assert [s["name"] for s in specs[:3]] == [
+    "torch_wgan_gp_mlp_seed0",
+    "jaxgan_wgan_gp_mlp_seed0",
+    "jaxgan_wgan_gp_mlp_seed0_ema",
+  ]
+  assert specs[3]["framework"] == "jaxgan"  # seed 1 starts with the other framework
+  assert specs[0]["step_limit"] == 4000 and specs[0]["wall_marks_s"] == [60, 120, 180, 300, 600]
+  assert specs[1]["wall_marks_s"] == [60, 120, 180, 300]  # jaxgan: half the time
+  assert all(s["minutes"] == 0 and not s["wall_marks_s"] for s in specs if s["seed"] == 2)
+
+
+def test_mark_clock_takes_step_and_wall_marks_once(monkeypatch):
+  now = [100.0]
+  monkeypatch.setattr(quality.time, "time", lambda: now[0])
+  clock = quality.MarkClock(t0=100.0, step_marks=[2], wall_marks_s=[5.0, 10.0], step_limit=2)
+  now[0] = 106.0  # both marks at once would need 10 s; only the 5 s mark has passed
+  assert [(m["kind"], m["wall_s"], m["step"]) for m in clock.due(1)] == [("wall", 5.0, 1)]
+  now[0] = 111.0
+  clock.paused = 2.0  # 9 s on the clock: the 10 s mark is not due yet
+  assert [(m["kind"], m["step"]) for m in clock.due(2)] == [("step", 2)]
+  assert not clock.finished(2)
+  now[0] = 113.0
+  assert [m["kind"] for m in clock.due(3)] == ["wall"] and clock.finished(3)
