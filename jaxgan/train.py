@@ -8,6 +8,11 @@ convolution in either net they are unrolled in Python, because XLA:CPU runs conv
 times slower than outside one. `config.critic_loop` ('auto', 'scan', 'unroll') overrides the choice; scanned and
 unrolled steps agree up to float reassociation. The generator updates (n_generator is 1, or T-GAN's 2) are unrolled.
 
+Two other orders make one update of each player per step (n_critic = n_generator = 1), each drawing the fakes with
+one generator forward: 'generator_first' (PyTorch-GAN's DCGAN loop: the generator's update, then the critic's on the
+same fakes; `jaxgan.updates.generator_first_update`) and 'simultaneous' (both gradients at the current parameters,
+as Goodfellow et al. 2014's released code; `jaxgan.updates.simultaneous_update`).
+
 What differs between GAN, WGAN and WGAN-GP is data in the config: the loss pair, the penalty and its weight, the
 optimisers (WGAN's clipping is an optax transform) and `n_critic`. They are read once, when the GAN is built
 (`jaxgan.gan.build_gan`); the compiled step branches on nothing. A classifier critic (`config.classifier`: the
@@ -37,7 +42,14 @@ import ml_collections
 
 from jaxgan.batch import Batch, SemiSupervisedBatch
 from jaxgan.gan import GAN, GANState, Tips, build_gan, example_keys, generate, init_state, sample_latents
-from jaxgan.updates import Metrics, as_batch, critic_update, generator_update
+from jaxgan.updates import (
+  Metrics,
+  as_batch,
+  critic_update,
+  generator_first_update,
+  generator_update,
+  simultaneous_update,
+)
 
 __all__ = [
   "Batch",
@@ -118,26 +130,31 @@ def make_train_step(
   """
   gan = config if isinstance(config, GAN) else build_gan(config, axis_name)
   scan = scans_critic_loop(gan)
+  one_update_order = {"generator_first": generator_first_update, "simultaneous": simultaneous_update}
 
   def train_step(state: GANState, batch: Any, key: jax.Array) -> tuple[GANState, Metrics]:
     batch = as_batch(gan, batch)
     step_key = jax.random.fold_in(key, state.step)
-    new_state, critic_metrics = _loop(
-      lambda s, b, i: critic_update(gan, s, b, jax.random.fold_in(step_key, i), axis_name),
-      state,
-      batch,
-      gan.n_critic,
-      scan,
-    )
-    # The generator trains against the critic just updated, on the last critic update's real batch.
-    new_state, g_metrics = _loop(
-      lambda s, _, j: generator_update(gan, s, batch[-1], jax.random.fold_in(step_key, gan.n_critic + j), axis_name),
-      new_state,
-      None,
-      gan.n_generator,
-      False,
-    )
-    metrics = {**critic_metrics, **g_metrics}
+    if gan.update_order in one_update_order:
+      keys = jax.random.fold_in(step_key, 0), jax.random.fold_in(step_key, 1)  # the critic's, the generator's
+      new_state, metrics = one_update_order[gan.update_order](gan, state, batch[0], *keys, axis_name)
+    else:
+      new_state, critic_metrics = _loop(
+        lambda s, b, i: critic_update(gan, s, b, jax.random.fold_in(step_key, i), axis_name),
+        state,
+        batch,
+        gan.n_critic,
+        scan,
+      )
+      # The generator trains against the critic just updated, on the last critic update's real batch.
+      new_state, g_metrics = _loop(
+        lambda s, _, j: generator_update(gan, s, batch[-1], jax.random.fold_in(step_key, gan.n_critic + j), axis_name),
+        new_state,
+        None,
+        gan.n_generator,
+        False,
+      )
+      metrics = {**critic_metrics, **g_metrics}
     if axis_name is not None:
       metrics = jax.lax.pmean(metrics, axis_name)
     return new_state.replace(step=state.step + 1), metrics
