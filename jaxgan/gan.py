@@ -99,6 +99,28 @@ class GAN(NamedTuple):
   ema: ema_lib.Settings | None = None  # the generator's moving average (`config.ema`), None without one
   augment: str = ""  # DiffAugment's policy for every image the critic sees ('' = none; see `jaxgan.augment`)
   lecam: LeCam | None = None  # the LeCam regulariser's settings, None when off
+  critic_loop: str = "auto"  # auto | scan | unroll: how the step loops over its critic updates (`jaxgan.train`)
+  update_order: str = "critic_first"  # one of UPDATE_ORDERS (`jaxgan.updates`)
+
+
+CRITIC_LOOPS = ("auto", "scan", "unroll")
+UPDATE_ORDERS = ("critic_first", "generator_first", "simultaneous")
+
+
+def _schedule_from_config(config: ml_collections.ConfigDict, n_critic: int, n_generator: int) -> tuple[str, str]:
+  """(critic_loop, update_order), checked: the orders other than critic_first make one update of each player."""
+  critic_loop = config.get("critic_loop", "auto")
+  if critic_loop not in CRITIC_LOOPS:
+    raise ValueError(f"config.critic_loop={critic_loop!r}; use one of {CRITIC_LOOPS}.")
+  order = config.get("update_order", "critic_first")
+  if order not in UPDATE_ORDERS:
+    raise ValueError(f"config.update_order={order!r}; use one of {UPDATE_ORDERS}.")
+  if order != "critic_first" and (n_critic, n_generator) != (1, 1):
+    raise ValueError(
+      f"config.update_order={order!r} makes one critic and one generator update per step; it needs "
+      f"config.n_critic = config.n_generator = 1 (got {n_critic} and {n_generator}). Use 'critic_first' for more."
+    )
+  return critic_loop, order
 
 
 def _penalty_from_config(config: ml_collections.ConfigDict, axis_name: str | None = None):
@@ -191,6 +213,7 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
   n_generator = int(config.get("n_generator", 1))
   if n_generator < 1:
     raise ValueError(f"config.n_generator must be >= 1; got {n_generator}.")
+  critic_loop, update_order = _schedule_from_config(config, int(config.n_critic), n_generator)
   shape = data_shape(config.data)
   penalty, weight = _penalty_from_config(config, axis_name)
   prior_options = config.get(config.prior) if config.prior == "deligan" else None
@@ -236,6 +259,8 @@ def build_gan(config: ml_collections.ConfigDict, axis_name: str | None = None) -
     ema=ema_lib.settings_from_config(config),
     augment=_augment_from_config(config, shape),
     lecam=_lecam_from_config(config, critic.pairwise),
+    critic_loop=critic_loop,
+    update_order=update_order,
   )
 
 

@@ -17,6 +17,10 @@ gradients pass through them; a gradient penalty then interpolates between the au
 augmented reals). The LeCam regulariser (`gan.lecam`; Tseng et al. 2021, eq. 3 as in their code) adds
 lambda * R(D) to the critic's loss, its anchors kept in `GANState.lecam`.
 
+Two compositions make one update of each player with a single generator forward, the critic training on the
+generator update's own fakes, detached: `generator_first_update` (PyTorch-GAN's DCGAN loop) and
+`simultaneous_update` (both gradients at the current parameters, Goodfellow et al. 2014's released code).
+
 Randomness: each example's key is `fold_in(key, global example index)` (`jaxgan.gan.example_keys`), split by purpose
 (0 latents, 1 penalty, 2-3 label smoothing and flips, 4 instance noise, 5 DiffAugment), so a run over D devices
 draws exactly the latents (and augmentations) of a one-device run on the same global batch. With `axis_name` set,
@@ -230,7 +234,7 @@ def _class_terms(gan: GAN, d_params, d_state, real_out, fake_out, batch: Batch, 
 
 
 def critic_update(
-  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
+  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None, fake: jax.Array | None = None
 ) -> tuple[GANState, Metrics]:
   """One critic update: a gradient step on the critic's loss against fresh fakes.
 
@@ -242,19 +246,23 @@ def critic_update(
     key: this update's key. The train step's i-th critic update (i = 0 .. n_critic - 1) uses
       `fold_in(fold_in(run_key, state.step), i)`.
     axis_name: the mapped device axis, or None on one device.
+    fake: [B, *data_shape] fakes the generator has already drawn this step (`generator_first_update`,
+      `simultaneous_update`); None draws fresh ones from `key`.
 
   Returns:
     (state with new d_params, d_state, d_opt_state and g_state (the generator's BatchNorm statistics, updated when
-    it drew the fakes) and, with LeCam, new anchors `lecam`, metrics): `critic_loss` (the adversarial part),
-    `gradient_penalty`, `wasserstein_estimate`, `real_accuracy`, `fake_accuracy`, `critic_grad_norm`, with a
-    classifier head `class_loss` and `class_accuracy`, and with LeCam `lecam` (R, unweighted); this device's
-    values. With DiffAugment every score, the penalty and R are of the augmented images.
+    it drew the fakes; kept when `fake` was given) and, with LeCam, new anchors `lecam`, metrics): `critic_loss`
+    (the adversarial part), `gradient_penalty`, `wasserstein_estimate`, `real_accuracy`, `fake_accuracy`,
+    `critic_grad_norm`, with a classifier head `class_loss` and `class_accuracy`, and with LeCam `lecam` (R,
+    unweighted); this device's values. With DiffAugment every score, the penalty and R are of the augmented images.
   """
   real, labels = batch.real, batch.labels
   keys = example_keys(key, real.shape[0], axis_name)
-  z = sample_latents(gan, state.prior_params, _subkeys(keys, 0))
-  # A conditional GAN's fakes take the real batch's labels, so interpolates in the penalty share one label.
-  fake, g_state = gan.generator.apply(state.g_params, state.g_state, conditioned(gan, z, labels), True)
+  g_state = state.g_state
+  if fake is None:
+    z = sample_latents(gan, state.prior_params, _subkeys(keys, 0))
+    # A conditional GAN's fakes take the real batch's labels, so interpolates in the penalty share one label.
+    fake, g_state = gan.generator.apply(state.g_params, state.g_state, conditioned(gan, z, labels), True)
   fake = jax.lax.stop_gradient(fake)
   noisy = {REAL: _noisy(gan, state.step, keys, real), FAKE: _noisy(gan, state.step, keys, fake)}
   real_in, fake_in = _augmented(gan, keys, noisy).values()
@@ -321,6 +329,15 @@ def generator_update(
     (state with new g_params, g_state, prior_params and g_opt_state, metrics): `generator_loss`,
     `generator_grad_norm`, and for AC-GAN `generator_class_loss`; this device's values.
   """
+  state, metrics, _, _ = _generator_update(gan, state, batch, key, axis_name)
+  return state, metrics
+
+
+def _generator_update(
+  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None
+) -> tuple[GANState, Metrics, jax.Array, Any]:
+  """`generator_update`, also returning the fakes [B, *data_shape] it trained through (drawn with the parameters
+  before its update) and the critic's state after scoring them (train-mode BatchNorm statistics advanced)."""
   real, labels = batch.real, batch.labels
   keys = example_keys(key, real.shape[0], axis_name)
   head = gan.head
@@ -336,7 +353,7 @@ def generator_update(
     if need_real:
       noisy[REAL] = real_in
     augmented = _augmented(gan, keys, noisy)
-    real_out, fake_out, _ = _outputs(
+    real_out, fake_out, new_d_state = _outputs(
       gan,
       state.d_params,
       state.d_state,
@@ -356,12 +373,70 @@ def generator_update(
     if head is not None and head.classify_fakes:
       metrics["generator_class_loss"] = semi_supervised.class_cross_entropy(fake_out.class_logits, labels)
       total = total + head.class_weight * metrics["generator_class_loss"]
-    return total, (new_g_state, metrics)
+    return total, (new_g_state, metrics, fake, new_d_state)
 
   trainable = (state.g_params, state.prior_params)
-  (_, (g_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+  (_, (g_state, metrics, fake, d_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
   grads = _pmean(grads, axis_name)
   metrics["generator_grad_norm"] = optax.tree.norm(grads)
   updates, g_opt_state = gan.g_tx.update(grads, state.g_opt_state, trainable)
   g_params, prior_params = optax.apply_updates(trainable, updates)
-  return state.replace(g_params=g_params, g_state=g_state, prior_params=prior_params, g_opt_state=g_opt_state), metrics
+  new_state = state.replace(g_params=g_params, g_state=g_state, prior_params=prior_params, g_opt_state=g_opt_state)
+  return new_state, metrics, fake, d_state
+
+
+def generator_first_update(
+  gan: GAN, state: GANState, batch: Batch, critic_key: jax.Array, generator_key: jax.Array, axis_name: str | None = None
+) -> tuple[GANState, Metrics]:
+  """PyTorch-GAN's order (`implementations/dcgan`): the generator updates against the current critic, then the
+  critic updates on the real batch and those same fakes, detached.
+
+  The generator runs forward once per step instead of twice (critic_first draws the critic's fakes with a forward
+  of its own): of the generator's forward, backward and second forward, the last is saved. As in PyTorch, the
+  critic's train-mode pass in the generator's update advances its BatchNorm statistics, and the generator's
+  statistics move once per step. Consequence: the fakes are drawn with the generator's parameters from before its
+  update and the critic has not moved when the generator steps, so both gradients are taken at the step's starting
+  parameters: the parameters follow `simultaneous_update`'s (they differ only in the critic's BatchNorm
+  statistics), not critic_first's.
+
+  Args:
+    gan: the GAN (`jaxgan.gan.build_gan`, with the same `axis_name`); n_critic = n_generator = 1.
+    state: the current state.
+    batch: this step's data, `as_batch(gan, step_batch)[0]`.
+    critic_key, generator_key: the two updates' keys (`critic_update`'s and `generator_update`'s; the generator's
+      draws the latents). The train step uses `fold_in(step_key, 0)` and `fold_in(step_key, 1)`, as critic_first.
+    axis_name: the mapped device axis, or None on one device.
+
+  Returns:
+    (the state after both updates, both updates' metrics).
+  """
+  g_done, g_metrics, fake, d_state = _generator_update(gan, state, batch, generator_key, axis_name)
+  new_state, d_metrics = critic_update(gan, g_done.replace(d_state=d_state), batch, critic_key, axis_name, fake)
+  return new_state, {**d_metrics, **g_metrics}
+
+
+def simultaneous_update(
+  gan: GAN, state: GANState, batch: Batch, key: jax.Array, axis_name: str | None = None
+) -> tuple[GANState, Metrics]:
+  """Simultaneous gradient descent, as Goodfellow et al. 2014's released code (pylearn2) trains: both players'
+  gradients at the current parameters, from the same real batch and the same latents, then both applied.
+
+  The generator runs forward once, and its fakes (detached) are the critic's. Both updates take the one `key`, so
+  the critic's passes see the dropout masks, instance noise and augmentation the generator's pass saw: the two
+  objectives are of one forward computation, as in the released code (`AdversaryCost2`). Consequence: neither
+  player sees the other's update of this step; the generator's step is against the critic it started from.
+
+  Args:
+    gan, state, batch, axis_name: as `generator_first_update`.
+    key: the step's one key (the train step's `fold_in(step_key, 1)`, generator_first's generator key, so both
+      orders draw the same latents).
+
+  Returns:
+    (the state after both updates, both updates' metrics).
+  """
+  g_done, g_metrics, fake, _ = _generator_update(gan, state, batch, key, axis_name)
+  d_done, d_metrics = critic_update(gan, state, batch, key, axis_name, fake)
+  new_state = d_done.replace(
+    g_params=g_done.g_params, g_state=g_done.g_state, prior_params=g_done.prior_params, g_opt_state=g_done.g_opt_state
+  )
+  return new_state, {**d_metrics, **g_metrics}

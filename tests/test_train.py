@@ -6,7 +6,7 @@ import optax
 import pytest
 
 from jaxgan import data
-from jaxgan.train import build_gan, generate, init_state, make_train_step
+from jaxgan.train import build_gan, generate, has_conv, init_state, make_train_step, scans_critic_loop
 
 
 def _count(opt_state) -> int:
@@ -97,6 +97,9 @@ def test_wrong_batch_shape_is_rejected(tiny_toy_config):
     ("prior", "cauchy", "config.prior"),
     ("penalty", "r2", "config.penalty"),
     ("n_critic", 0, "n_critic"),
+    ("critic_loop", "while", "config.critic_loop"),
+    ("update_order", "generator_last", "config.update_order"),
+    ("update_order", "generator_first", "n_critic = config.n_generator = 1"),
   ],
 )
 def test_bad_config_values_raise(tiny_toy_config, field, value, match):
@@ -167,3 +170,28 @@ def test_critic_dropout_gets_a_key_and_is_reproducible():
   chex.assert_trees_all_equal((a.d_params, ma), (b.d_params, mb))
   _, m0 = one_step(0.0)
   assert float(ma["critic_loss"]) != float(m0["critic_loss"])  # the masks changed the critic's scores
+
+
+def test_scanned_and_unrolled_critic_loops_agree(tiny_toy_config):
+  # An MLP GAN scans its critic updates by default; unrolled, the same two steps differ by float reassociation only.
+  # Without the penalty: its double backward is most of the compile time, and the loop is what is compared.
+  c = tiny_toy_config
+  c.n_critic, c.batch_size, c.penalty, c.penalty_weight = 2, 8, "none", 0.0
+  runs = {}
+  for loop in ("auto", "unroll"):
+    tiny_toy_config.critic_loop = loop
+    runs[loop] = _run(tiny_toy_config, 2)[:2]
+  chex.assert_trees_all_close(runs["auto"], runs["unroll"], rtol=1e-5, atol=1e-6)
+  tiny_toy_config.critic_loop = "auto"
+  assert scans_critic_loop(build_gan(tiny_toy_config))
+
+
+def test_auto_critic_loop_unrolls_convolutional_gans():
+  from experiments.configs import wgan_gp_mnist
+
+  c = wgan_gp_mnist.get_config()
+  c.generator.base_features = c.critic.base_features = 4
+  assert c.n_critic > 1 and c.critic_loop == "auto"
+  assert has_conv(build_gan(c)) and not scans_critic_loop(build_gan(c))
+  c.critic_loop = "scan"
+  assert scans_critic_loop(build_gan(c))

@@ -48,6 +48,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.batch_size = 64
   c.n_critic = 1  # critic updates per step
   c.n_generator = 1  # generator updates per step (T-GAN's authors use 2)
+  # The critic updates in a lax.scan (auto: unless a net convolves; XLA:CPU runs convolutions slower in a loop) or
+  # unrolled: auto | scan | unroll. Same numbers up to float reassociation; see jaxgan.train.
+  c.critic_loop = "auto"
+  # critic_first (n_critic critic updates, then the generator's, against the new critic) | generator_first
+  # (PyTorch-GAN's DCGAN: the generator's update, then the critic's on the same fakes; one generator forward a step)
+  # | simultaneous (both gradients at the current parameters, Goodfellow et al. 2014's code). The last two need
+  # n_critic = n_generator = 1; see jaxgan.updates.
+  c.update_order = "critic_first"
   c.log_every = 100
   c.eval_every = 1000
   c.checkpoint_every = 1000
