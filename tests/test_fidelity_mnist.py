@@ -107,6 +107,7 @@ def test_tiny_budgeted_run_is_scored_and_merged(tmp_path, tfds_data_dir, mnist_m
   def small(*args):  # the real path with small nets: training and scoring, not sample quality
     config = original(*args)
     config.generator.base_features = config.critic.base_features = 8
+    config.generator.conv_impl = config.critic.conv_impl = "xla"  # compiles faster than the CPU form
     return config
 
   monkeypatch.setattr(fidelity_mnist, "method_config", small)
@@ -143,7 +144,7 @@ def test_a_diverged_run_is_recorded_and_reported(tmp_path, monkeypatch):
   merged = fidelity_mnist.merge([json.loads((tmp_path / "gan_seed0.json").read_text()), finished])
   row = merged["rows"][0]
   assert row["diverged"] == [{"seed": 0, "step": 1250}] and row["fid"]["mean"] == 50.0 and row["fid"]["n"] == 1
-  assert "| gan | `gan_mnist` | 60000 | 2 (1 diverged) | 100 | 50.00 | 0.05 |" in fidelity_mnist.markdown_table(merged)
+  assert "| gan | `gan_mnist` | 50000 | 2 (1 diverged) | 100 | 50.00 | 0.05 |" in fidelity_mnist.markdown_table(merged)
   only_diverged = fidelity_mnist.merge([json.loads((tmp_path / "gan_seed0.json").read_text())])
   assert "| 1 | diverged (NaN) at step 1250 |" in fidelity_mnist.markdown_table(only_diverged)
 

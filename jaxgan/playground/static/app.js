@@ -42,7 +42,11 @@ function showError(requestError) {
   box.style.display = message ? "block" : "none";
 }
 
-function notice(message) { $("notice").textContent = message || ""; }
+// A notice marked `untilFrame` (the compile message) gives way to the first frame; the others stay until replaced.
+function notice(message, untilFrame = false) {
+  $("notice").textContent = message || "";
+  app.noticeUntilFrame = untilFrame;
+}
 
 // ---------- settings ----------
 
@@ -96,7 +100,7 @@ async function applySettings() {
     writeSettings(reply.settings);
     updateUrl();
     if (!app.session || reply.session !== app.session) connect(reply.session);
-    notice("New run: compiling the step (a few seconds the first time)…");
+    notice("New run: compiling the step (a few seconds the first time)…", true);
   } catch (error) {
     showError(app.session ? `Settings not applied (the current run goes on): ${error.message}` : error.message);
   }
@@ -225,7 +229,7 @@ function onFrame(frame) {
   while (app.frameTimes.length && now - app.frameTimes[0] > 2000) app.frameTimes.shift();
   app.frame = frame;
   showError();
-  if (frame.real) notice("");
+  if (frame.real && app.noticeUntilFrame) notice("");
   $("play").innerHTML = frame.playing ? "&#10073;&#10073; Pause" : "&#9654; Play";
   $("steps").textContent = frame.steps ?? "–";
   $("d-updates").textContent = frame.d_updates ?? 0;
