@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +318,16 @@ def load_runs(runs_dir: Path) -> list[dict[str, Any]]:
   return [json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*.json"))]
 
 
+def write_merged(merged: dict[str, Any], out: Path, draw: Callable[[], Any] | None, table: str) -> dict[str, Any]:
+  """Writes a benchmark's merged results to `out`, runs `draw` (its figure) if given and prints `table`."""
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(json.dumps(merged, indent=2) + "\n")
+  if draw is not None:
+    draw()
+  print(table)
+  return merged
+
+
 def merge(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
   """Per (method, dataset, steps): the seeds and each metric's mean and standard error; plus a summary per run."""
   groups = defaultdict(list)
@@ -485,14 +495,8 @@ def merge_and_report(runs_dir: Path, out: Path, figure: Path | None) -> dict[str
     "methods": {m: ALL_METHODS.get(m) for m in sorted({r["method"] for r in runs})},
     "runs_dir": os.path.relpath(runs_dir, out.parent),
   }
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps(merged, indent=2) + "\n")
-  if figure is not None and runs:
-    save_figure(runs, runs_dir, figure)
-  print(markdown_table(merged))
-  print()
-  print(anchors_table())
-  return merged
+  draw = (lambda: save_figure(runs, runs_dir, figure)) if figure is not None and runs else None
+  return write_merged(merged, out, draw, f"{markdown_table(merged)}\n\n{anchors_table()}")
 
 
 def toy(args: argparse.Namespace) -> dict[str, Any]:

@@ -74,7 +74,7 @@ for _path in (ROOT, HERE):
   if str(_path) not in sys.path:
     sys.path.insert(0, str(_path))
 
-from fidelity import RESULTS, machine_info, versions  # noqa: E402  (benchmarks/ is this script's folder)
+from fidelity import RESULTS, load_runs, machine_info, versions, write_merged  # noqa: E402  (benchmarks/ is this script's folder)
 from fidelity_mnist import check_manual_dir, default_manual_dir  # noqa: E402
 
 RUNS_DIR = RESULTS / "quality"
@@ -662,14 +662,10 @@ def save_figure(merged: dict[str, Any], path: Path) -> bool:
 
 
 def merge_and_report(runs_dir: Path, out: Path, figure: Path | None) -> dict[str, Any]:
-  records = [json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("*.json"))]
+  records = load_runs(runs_dir)
   merged = merge(records)
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps(merged, indent=2) + "\n")
-  if figure is not None:
-    save_figure(merged, figure)
-  print(markdown_table(merged))
-  return merged
+  draw = (lambda: save_figure(merged, figure)) if figure is not None else None
+  return write_merged(merged, out, draw, markdown_table(merged))
 
 
 # ----------------------------------------------------------------------------------------------------------- CLI
