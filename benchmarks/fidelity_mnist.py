@@ -115,8 +115,73 @@ def _portable(config) -> dict[str, Any]:
   """The config as a dict, without this machine's folders (the records are committed)."""
   values = config.to_dict()
   values["data"]["data_dir"] = None  # a temporary folder
-  values["data"]["manual_dir"] = "$JAXGAN_DATA_DIR/mnist"
+  values["data"]["manual_dir"] = f"$JAXGAN_DATA_DIR/{config.data.name}"
   return values
+
+
+def train_and_score(config, workdir: Path, grid: Path, num_samples: int, seed: int) -> dict[str, Any]:
+  """Trains `config` in a fresh `workdir`, scores `num_samples` of its samples (seed `seed`) and draws them as an 8x8
+  `grid`. Returns what every resumable MNIST benchmark records of a run: `diverged` (the error's message, or None),
+  `steps`, and for a finished run `scores` (`evaluate_run`'s), the `trained` results and the timings; plus the
+  machine, versions and config. A run stopped early for another reason ends the benchmark (nothing recorded)."""
+  import jax
+
+  from jaxgan import plots
+  from jaxgan.evaluation import evaluate_run
+  from jaxgan.experiment import train_and_evaluate
+
+  if workdir.exists():
+    shutil.rmtree(workdir)  # a left-over checkpoint would resume and change what the budget buys
+  load_start = os.getloadavg()
+  t0, cpu0 = time.perf_counter(), time.process_time()
+  about = {"machine": machine_info(), "versions": versions(), "config_values": _portable(config)}
+  try:
+    trained = train_and_evaluate(config, workdir, progress=False)
+  except FloatingPointError as error:
+    # A method that diverges within the budget is a result, not a crash of the benchmark.
+    step = re.search(r"at step (\d+)", str(error))
+    return {
+      "diverged": str(error),
+      "steps": int(step.group(1)) if step else None,
+      "train_call_s": time.perf_counter() - t0,
+      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+      **about,
+    }
+  train_call_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+  if trained.get("interrupted"):
+    raise SystemExit(f"{grid.stem} stopped early ({trained['interrupted']}) at step {trained['steps']}; not recorded.")
+  samples_file = workdir / "samples.npz"
+  t1 = time.perf_counter()
+  scores = evaluate_run(
+    workdir, num_samples=num_samples, metrics=list(METRICS), seed=seed, progress=False, save_samples=str(samples_file)
+  )
+  eval_s = time.perf_counter() - t1
+  grid.parent.mkdir(parents=True, exist_ok=True)
+  plots.save_image_grid(grid, np.load(samples_file)["images"][:64], rows=8)
+  return {
+    "diverged": None,
+    "steps": int(trained["steps"]),
+    "budget_reached": bool(trained["max_train_minutes_reached"]),
+    "scores": scores,
+    "train_loop_s": float(trained["wall_time_s"]),
+    "compile_s": float(trained["compile_s"]),
+    "steps_per_s": trained["steps_per_s"],
+    "train_call_s": train_call_s,
+    "train_cpu_s": train_cpu_s,
+    "eval_s": eval_s,
+    "load_average": {"start": load_start, "end": os.getloadavg()},
+    "grid": grid.name,
+    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "jax_devices": jax.device_count(),
+    **about,
+  }
+
+
+def write_record(runs_dir: Path, name: str, record: dict[str, Any]) -> dict[str, Any]:
+  """Writes `<name>.json` (last: its presence means the run is done) and returns `record`."""
+  runs_dir.mkdir(parents=True, exist_ok=True)
+  (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+  return record
 
 
 def run_one(
@@ -130,18 +195,8 @@ def run_one(
   num_samples: int = NUM_SAMPLES,
 ) -> dict[str, Any]:
   """Trains and scores one (method, seed); writes `<name>.png` then `<name>.json` (last: its presence means done)."""
-  import jax
-
-  from jaxgan import plots
-  from jaxgan.evaluation import evaluate_run
-  from jaxgan.experiment import train_and_evaluate
-
   name = f"{method}_seed{seed}"
   config = method_config(method, seed, minutes, data_dir, manual_dir)
-  if workdir.exists():
-    shutil.rmtree(workdir)  # a left-over checkpoint would resume and change what the budget buys
-  load_start = os.getloadavg()
-  t0, cpu0 = time.perf_counter(), time.process_time()
   common = {
     "method": method,
     "config": METHODS[method],
@@ -151,62 +206,17 @@ def run_one(
     "batch_size": int(config.batch_size),
     "train_examples": int(config.data.max_examples) or 60_000,
   }
-  runs_dir.mkdir(parents=True, exist_ok=True)
-  try:
-    trained = train_and_evaluate(config, workdir, progress=False)
-  except FloatingPointError as error:
-    # A method that diverges within the budget is a result, not a crash of the benchmark.
-    step = re.search(r"at step (\d+)", str(error))
-    record = {
-      **common,
-      "diverged": str(error),
-      "steps": int(step.group(1)) if step else None,
-      **{k: None for k in SCORES},
-      "train_call_s": time.perf_counter() - t0,
-      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-      "machine": machine_info(),
-      "versions": versions(),
-      "config_values": _portable(config),
-    }
-    (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return record
-  train_call_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-  if trained.get("interrupted"):
-    raise SystemExit(f"{name} stopped early ({trained['interrupted']}) at step {trained['steps']}; not recorded.")
-  samples_file = workdir / "samples.npz"
-  t1 = time.perf_counter()
-  scores = evaluate_run(
-    workdir, num_samples=num_samples, metrics=list(METRICS), seed=seed, progress=False, save_samples=str(samples_file)
-  )
-  eval_s = time.perf_counter() - t1
-  images = np.load(samples_file)["images"][:64]
-  plots.save_image_grid(runs_dir / f"{name}.png", images, rows=8)
-  record = {
-    **common,
-    "diverged": None,
-    "steps": int(trained["steps"]),
-    "budget_reached": bool(trained["max_train_minutes_reached"]),
-    **{k: scores.get(k) for k in SCORES},
-    "kid_std": scores.get("kid_std"),
-    "inception_score_std": scores.get("inception_score_std"),
-    "num_samples": int(scores["num_samples"]),
-    "num_real": int(scores["num_real"]),
-    "train_loop_s": float(trained["wall_time_s"]),
-    "compile_s": float(trained["compile_s"]),
-    "steps_per_s": trained["steps_per_s"],
-    "train_call_s": train_call_s,
-    "train_cpu_s": train_cpu_s,
-    "eval_s": eval_s,
-    "load_average": {"start": load_start, "end": os.getloadavg()},
-    "grid": f"{name}.png",
-    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    "machine": machine_info(),
-    "versions": versions(),
-    "jax_devices": jax.device_count(),
-    "config_values": _portable(config),
-  }
-  (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-  return record
+  run = train_and_score(config, workdir, runs_dir / f"{name}.png", num_samples, seed)
+  scores = run.pop("scores", {})
+  flat = {k: scores.get(k) for k in SCORES}
+  if run["diverged"] is None:
+    flat.update(
+      kid_std=scores.get("kid_std"),
+      inception_score_std=scores.get("inception_score_std"),
+      num_samples=int(scores["num_samples"]),
+      num_real=int(scores["num_real"]),
+    )
+  return write_record(runs_dir, name, {**common, **flat, **run})
 
 
 def real_reference(runs_dir: Path, data_dir: str, manual_dir: str, num: int) -> dict[str, Any]:

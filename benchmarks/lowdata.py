@@ -29,7 +29,6 @@ import argparse
 import importlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,8 +45,8 @@ for _path in (ROOT, HERE):
   if str(_path) not in sys.path:
     sys.path.insert(0, str(_path))
 
-from fidelity import RESULTS, load_runs, machine_info, mean_and_se, versions, write_merged  # noqa: E402  (benchmarks/ is this folder)
-from fidelity_mnist import METRICS, SCORES  # noqa: E402
+from fidelity import RESULTS, load_runs, mean_and_se, write_merged  # noqa: E402  (benchmarks/ is this folder)
+from fidelity_mnist import SCORES, train_and_score, write_record  # noqa: E402
 
 RUNS_DIR = RESULTS / "lowdata"
 MERGED = RESULTS / "lowdata.json"
@@ -104,14 +103,6 @@ def method_config(
   return config
 
 
-def _portable(config) -> dict[str, Any]:
-  """The config as a dict, without this machine's folders (the records are committed)."""
-  values = config.to_dict()
-  values["data"]["data_dir"] = None  # a temporary folder
-  values["data"]["manual_dir"] = f"$JAXGAN_DATA_DIR/{config.data.name}"
-  return values
-
-
 def critic_scores(gan, state, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
   """The critic's real/fake scores [N] of uint8 images [N, H, W, C], in inference mode and without augmentation."""
   import jax
@@ -163,16 +154,8 @@ def run_one(
   num_samples: int = NUM_SAMPLES,
 ) -> dict[str, Any]:
   """Trains and scores one cell; writes `<name>.png` then `<name>.json` (last: its presence means done)."""
-  import jax
-
-  from jaxgan import plots
-  from jaxgan.evaluation import evaluate_run
-  from jaxgan.experiment import train_and_evaluate
-
   name = run_name(dataset, train_images, method, seed)
   config = method_config(method, dataset, train_images, seed, minutes, data_dir, manual_dir)
-  if workdir.exists():
-    shutil.rmtree(workdir)  # a left-over checkpoint would resume and change what the budget buys
   common = {
     "dataset": dataset,
     "train_images": train_images,
@@ -185,66 +168,18 @@ def run_one(
     "lecam_weight": float(config.lecam_weight),
     "lecam_start": int(config.lecam_start),
   }
-  load_start = os.getloadavg()
-  t0 = time.perf_counter()
-  runs_dir.mkdir(parents=True, exist_ok=True)
-  try:
-    trained = train_and_evaluate(config, workdir, progress=False)
-  except FloatingPointError as error:
-    # A method that diverges within the budget is a result, not a crash of the benchmark.
-    step = re.search(r"at step (\d+)", str(error))
-    record = {
-      **common,
-      "diverged": str(error),
-      "steps": int(step.group(1)) if step else None,
-      "metrics": {k: None for k in SCORES},
-      "gap": None,
-      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-      "machine": machine_info(),
-      "versions": versions(),
-      "config_values": _portable(config),
-    }
-    (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return record
-  train_call_s = time.perf_counter() - t0
-  if trained.get("interrupted"):
-    raise SystemExit(f"{name} stopped early ({trained['interrupted']}) at step {trained['steps']}; not recorded.")
-  samples_file = workdir / "samples.npz"
-  t1 = time.perf_counter()
-  scores = evaluate_run(
-    workdir, num_samples=num_samples, metrics=list(METRICS), seed=seed, progress=False, save_samples=str(samples_file)
-  )
-  gap = overfitting_gap(workdir, train_images)
-  eval_s = time.perf_counter() - t1
-  plots.save_image_grid(runs_dir / f"{name}.png", np.load(samples_file)["images"][:64], rows=8)
-  record = {
-    **common,
-    "diverged": None,
-    "steps": int(trained["steps"]),
-    "budget_reached": bool(trained["max_train_minutes_reached"]),
-    "metrics": {
-      **{k: scores.get(k) for k in SCORES},
-      "kid_std": scores.get("kid_std"),
-      "num_samples": int(scores["num_samples"]),
-      "num_real": int(scores["num_real"]),
-    },
-    "gap": gap["gap"],
-    "gap_detail": gap,
-    "train_loop_s": float(trained["wall_time_s"]),
-    "compile_s": float(trained["compile_s"]),
-    "steps_per_s": trained["steps_per_s"],
-    "train_call_s": train_call_s,
-    "eval_s": eval_s,
-    "load_average": {"start": load_start, "end": os.getloadavg()},
-    "grid": f"{name}.png",
-    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    "machine": machine_info(),
-    "versions": versions(),
-    "jax_devices": jax.device_count(),
-    "config_values": _portable(config),
+  run = train_and_score(config, workdir, runs_dir / f"{name}.png", num_samples, seed)
+  scores = run.pop("scores", None)
+  if scores is None:
+    return write_record(runs_dir, name, {**common, **run, "metrics": {k: None for k in SCORES}, "gap": None})
+  metrics = {
+    **{k: scores.get(k) for k in SCORES},
+    "kid_std": scores.get("kid_std"),
+    "num_samples": int(scores["num_samples"]),
+    "num_real": int(scores["num_real"]),
   }
-  (runs_dir / f"{name}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-  return record
+  gap = overfitting_gap(workdir, train_images)
+  return write_record(runs_dir, name, {**common, **run, "metrics": metrics, "gap": gap["gap"], "gap_detail": gap})
 
 
 def run_all(
