@@ -6,10 +6,11 @@ Workloads (PyTorch-GAN's, as in `speed.py`): `wgan_gp` (the MLP WGAN-GP, `bench_
   batch 64, 256, 1024 at width x1, and width x1, x2, x4 at batch 64
 (width multiplies every hidden layer's units / channels, on both sides). For each point and framework it reports
 iterations/s and achieved GFLOP/s: jaxgan's FLOPs per iteration from XLA's cost analysis of the compiled step
-(all ops), torch's from the torch profiler's FLOP estimates over one iteration (matmuls and convolutions;
-elementwise work is not counted, a few % here). The ceiling is the machine's float32 matmul rate, measured here with a
-`jnp.dot` of two N x N matrices at the same thread count. Compile time (lower + compile of the jaxgan step) is
-measured at n_critic 1, 5 and 10 (batch 64, width x1).
+(all ops; a step that scans its critic updates is counted from the same step unrolled, since the analysis counts a
+loop body once whatever its trip count), torch's from the torch profiler's FLOP estimates over one iteration
+(matmuls and convolutions; elementwise work is not counted, a few % here). The ceiling is the machine's float32
+matmul rate, measured here with a `jnp.dot` of two N x N matrices at the same thread count. Compile time (lower +
+compile of the jaxgan step) is measured at n_critic 1, 5 and 10 (batch 64, width x1).
 
 Every measurement runs in its own subprocess pinned to `--threads` CPUs, and the JSON is rewritten after each, so an
 interrupted run resumes where it stopped (points already in the JSON with the same settings are kept; `--fresh`
@@ -69,6 +70,8 @@ def _jaxgan_config(workload: str, batch: int, width: int, n_critic: int | None =
     config.critic.base_features = 16 * width
   if n_critic is not None:
     config.n_critic = n_critic
+    if n_critic > 1:  # bench_dcgan32's PyTorch-GAN order makes one critic update per step
+      config.update_order = "critic_first"
   return config
 
 
@@ -85,18 +88,24 @@ def _jaxgan_worker(job: dict, args) -> dict:
   sys.path.insert(0, str(ROOT))
   from jaxgan import parallel
   from jaxgan.data import data_shape
-  from jaxgan.train import build_gan, init_state
+  from jaxgan.train import build_gan, init_state, scans_critic_loop
 
   config = _jaxgan_config(job["workload"], job["batch"], job["width"], job.get("n_critic"))
-  train_step = parallel.make_parallel_train_step(config, "none")
-  state = init_state(build_gan(config), jax.random.key(0))
+  gan = build_gan(config)
+  train_step = parallel.make_parallel_train_step(config, "none", gan=gan)
+  state = init_state(gan, jax.random.key(0))
   shape = (config.n_critic, config.batch_size, *data_shape(config.data))
   batch = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)
   key = jax.random.key(2)
   t0 = time.perf_counter()
   compiled = train_step.step.lower(state, batch, key).compile()
   compile_s = time.perf_counter() - t0
-  result = {"compile_s": compile_s, "flops_per_iteration": _cost_flops(compiled)}
+  result = {"compile_s": compile_s, "flops_per_iteration": _cost_flops(compiled), "scanned": scans_critic_loop(gan)}
+  if result["scanned"]:
+    # XLA's cost analysis counts a loop body once, whatever its trip count: count the same updates unrolled.
+    config.critic_loop = "unroll"
+    unrolled = parallel.make_parallel_train_step(config, "none")
+    result["flops_per_iteration"] = _cost_flops(unrolled.step.lower(state, batch, key).compile())
   if job["kind"] == "compile":
     return result
   box = {"state": state}

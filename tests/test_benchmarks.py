@@ -188,3 +188,22 @@ def test_conv_layers_benchmark_schema(tmp_path):
       assert set(r["seconds"][impl]) == {"forward", "input_grad", "kernel_grad", "train_backward"}
       assert all(m["median"] > 0 for m in r["seconds"][impl].values())
   assert "| dcgan_g_convt1 |" in proc.stdout
+
+
+def test_scaling_counts_every_scanned_critic_update():
+  # XLA's cost analysis counts a loop body once: a scanned step's FLOPs must still grow by one critic update per
+  # extra n_critic (n_critic 1 is unrolled, 2 and 3 are scanned under critic_loop='auto').
+  sys.path.insert(0, str(SPEED.parent))
+  _spec = importlib.util.spec_from_file_location("scaling", SPEED.parent / "scaling.py")
+  scaling = importlib.util.module_from_spec(_spec)
+  _spec.loader.exec_module(scaling)
+  flops, scanned = [], []
+  for n_critic in (1, 2, 3):
+    job = {"kind": "compile", "framework": "jaxgan", "workload": "wgan_gp", "batch": 4, "width": 1}
+    result = scaling._jaxgan_worker({**job, "n_critic": n_critic}, None)
+    flops.append(result["flops_per_iteration"])
+    scanned.append(result["scanned"])
+  assert scanned == [False, True, True]
+  one_update = flops[1] - flops[0]
+  assert one_update > 0.2 * flops[0]
+  chex.assert_trees_all_close(flops[2] - flops[1], one_update, rtol=1e-3)
