@@ -416,7 +416,7 @@ def _train_and_evaluate(
   train_step = parallel.make_parallel_train_step(config, config.parallel, gan=gan)
   root = jax.random.key(config.seed)
   init_key, train_key, data_key, eval_key = jax.random.split(root, 4)
-  state = jax.jit(functools.partial(init_state, gan))(init_key)  # eager init of conv nets is slow
+  state = init_state(gan, init_key)
   evaluate = eval_hook.make_evaluator(gan, config)
   best = eval_hook.best_metric(config, evaluate)
 

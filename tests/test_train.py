@@ -196,3 +196,16 @@ def test_auto_critic_loop_unrolls_convolutional_gans():
   assert has_conv(build_gan(c)) and not scans_critic_loop(build_gan(c))
   c.critic_loop = "scan"
   assert scans_critic_loop(build_gan(c))
+
+
+def test_init_state_compiles_once_per_gan_and_equals_op_by_op(tiny_toy_config):
+  gan = build_gan(tiny_toy_config)
+  compiled = [init_state(gan, jax.random.key(seed)) for seed in (0, 1)]
+  assert init_state._cache_size() >= 1
+  before = init_state._cache_size()
+  init_state(gan, jax.random.key(2))
+  assert init_state._cache_size() == before  # the same GAN again: no new program
+  with jax.disable_jit():
+    eager = init_state(gan, jax.random.key(1))
+  chex.assert_trees_all_equal(compiled[1], eager)
+  assert not np.array_equal(compiled[0].g_params["Dense_0"]["kernel"], compiled[1].g_params["Dense_0"]["kernel"])

@@ -247,7 +247,7 @@ class Program:
     self.critic_step = jax.jit(functools.partial(half_step, updates.critic_update), donate_argnums=0)
     self.generator_step = jax.jit(functools.partial(half_step, updates.generator_update), donate_argnums=0)
     self.render = jax.jit(lambda s, k: render(gan, data, str(config.prior), s, k))
-    self.init = jax.jit(lambda key: train.init_state(gan, key))  # jitted: op by op, init compiles for seconds
+    self.init = functools.partial(train.init_state, gan)
     keys = jax.eval_shape(run_keys, 0)
     # A shape error surfaces here, in the request that asked for these settings, not later in the session thread.
     jax.eval_shape(
