@@ -28,7 +28,9 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, rows: int | Non
   import matplotlib.image
 
   grid = image_grid(images, rows)
-  matplotlib.image.imsave(os.fspath(path), grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray")
+  # vmin/vmax pinned: a grey-scale grid is otherwise stretched to its own darkest and lightest pixels.
+  gray = grid.shape[-1] == 1
+  matplotlib.image.imsave(os.fspath(path), grid[..., 0] if gray else grid, cmap="gray", vmin=0, vmax=255)
 
 
 def save_scatter(
