@@ -36,6 +36,8 @@ mark lies within torch's seeds' range [min, max] widened by 15% about its centre
 the median FID of torch's runs at `--minutes` within half that time (`jaxgan_minutes_to_torch_fid_10min`, linear
 between wall marks).
 
+Each run also leaves `results/quality/<run>.png`, a grid of its last mark's first 100 samples.
+
 Resumable: one JSON per run in `results/quality/` (skipped when present), merged into `results/quality.json`, a
 markdown table and `results/quality.png` (FID over minutes and over steps, every seed a line).
 
@@ -388,10 +390,15 @@ def run_one(spec: dict[str, Any], runs_dir: Path, tmp: Path, scorer: Scorer) -> 
     raise SystemExit(f"{spec['name']}: the worker exited with {code}:\n" + "\n".join(tail))
   result = json.loads((work / "worker.json").read_text())
   load_end = os.getloadavg()
-  marks = []
+  marks, samples = [], None
   for mark in result["marks"]:
     samples = np.load(work / mark.pop("samples"))["images"]
     marks.append({**mark, **scorer.score(spec["workload"], samples)})
+  runs_dir.mkdir(parents=True, exist_ok=True)
+  grid = None
+  if samples is not None:  # the last mark's samples, to look at
+    grid = f"{spec['name']}.png"
+    save_grid(runs_dir / grid, samples)
   record = {
     "framework": spec["framework"],
     "workload": spec["workload"],
@@ -407,15 +414,22 @@ def run_one(spec: dict[str, Any], runs_dir: Path, tmp: Path, scorer: Scorer) -> 
     "run_s": result["run_s"],
     "compile_s": result["compile_s"],
     "diverged": result["diverged"],
+    "samples_grid": grid,
     "load_average": {"start": load_start, "end": load_end},
     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     "machine": machine_info(),
     "versions": {**versions(), "torch": _version("torch")},
   }
-  runs_dir.mkdir(parents=True, exist_ok=True)
   (runs_dir / f"{spec['name']}.json").write_text(json.dumps(record, indent=2) + "\n")
   shutil.rmtree(work, ignore_errors=True)
   return record
+
+
+def save_grid(path: Path, samples: np.ndarray, num: int = 100) -> None:
+  """The first `num` samples [N, H, W, C] in [-1, 1] (both frameworks' data range) as a square grid PNG."""
+  from jaxgan.plots import save_image_grid
+
+  save_image_grid(path, np.asarray(samples[:num], np.float32))
 
 
 def _version(package: str) -> str | None:

@@ -5,6 +5,8 @@ import importlib.util
 import pathlib
 import sys
 
+import chex
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -91,3 +93,20 @@ def test_mark_clock_takes_step_and_wall_marks_once(monkeypatch):
   assert not clock.finished(2)
   now[0] = 113.0
   assert [m["kind"] for m in clock.due(3)] == ["wall"] and clock.finished(3)
+
+
+def test_sample_grid_keeps_the_data_range(tmp_path):
+  import matplotlib.image
+
+  # No black pixel anywhere: a grid stretched to its own extremes would show the mid-grey samples as black.
+  samples = np.zeros((120, 28, 28, 1), np.float32)
+  samples[0] = 1.0
+  samples[2] = 0.5
+  quality.save_grid(tmp_path / "grid.png", samples)
+  grid = matplotlib.image.imread(tmp_path / "grid.png")[..., 0]
+  assert grid.shape == (10 * 29 + 1, 10 * 29 + 1)  # the first 100 samples, 10 x 10, 1-pixel borders
+  chex.assert_trees_all_close(
+    [float(grid[1:29, 1:29].mean()), float(grid[1:29, 30:58].mean()), float(grid[1:29, 59:87].mean())],
+    [1.0, 128 / 255, 191 / 255],
+    atol=1e-6,
+  )
