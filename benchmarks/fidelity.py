@@ -88,6 +88,7 @@ METHODS: dict[str, str] = {
 TUNED_METHODS: dict[str, str] = {
   "deligan_r1": "deligan_r1_toy",  # NS loss + R1 + a narrow 200-component DeLiGAN prior, lr decayed to 0
   "deligan_r1_ring": "deligan_r1_ring_toy",  # the same with the R1 weight for the ring's narrower modes
+  "deligan_r1_ema": "deligan_r1_toy:ema",  # deligan_r1, evaluated through the generator's moving average
 }
 ALL_METHODS = {**METHODS, **TUNED_METHODS}
 
@@ -135,7 +136,9 @@ def method_config(method: str, dataset: str, seed: int, steps: int | None = None
   """The method's config with the run's overrides: the dataset, the seed and (optionally) the step count."""
   if method not in ALL_METHODS:
     raise ValueError(f"Unknown method {method!r}; choose from {sorted(ALL_METHODS)}.")
-  config = importlib.import_module(f"experiments.configs.{ALL_METHODS[method]}").get_config()
+  module, _, variant = ALL_METHODS[method].partition(":")  # a config file's variant, as --config=FILE:VARIANT
+  get_config = importlib.import_module(f"experiments.configs.{module}").get_config
+  config = get_config(variant) if variant else get_config()
   config.data.name = dataset
   config.seed = seed
   if steps is not None:

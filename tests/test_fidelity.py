@@ -1,6 +1,7 @@
 """benchmarks/fidelity.py: merging per-run JSONs (mean and standard error over seeds), the table, resuming, and one
 tiny real run through the CLI."""
 
+import importlib
 import importlib.util
 import json
 import pathlib
@@ -156,3 +157,14 @@ def test_an_interrupted_run_is_not_recorded(tmp_path, monkeypatch):
   with pytest.raises(SystemExit, match="stopped at step 2"):
     fidelity.run_one("ns_gan", "ring8", 0, 10, tmp_path / "runs", tmp_path / "work")
   assert not list(tmp_path.glob("runs/*.json"))
+
+
+def test_a_config_variant_is_a_method():
+  plain = fidelity.method_config("deligan_r1", "grid25", 3)
+  ema = fidelity.method_config("deligan_r1_ema", "grid25", 3)
+  assert (plain.ema.decay, ema.ema.decay, ema.ema.rampup) == (0.0, 0.999, 0.05)
+  assert ema.seed == 3 and ema.data.name == "grid25"
+  differ = {k for k in plain if k not in ("name", "ema") and plain[k] != ema[k]}
+  assert not differ, differ  # training is the tuned method's
+  with pytest.raises(ValueError, match="variants"):
+    importlib.import_module("experiments.configs.deligan_r1_toy").get_config("emma")
