@@ -205,5 +205,6 @@ def test_scaling_counts_every_scanned_critic_update():
     scanned.append(result["scanned"])
   assert scanned == [False, True, True]
   one_update = flops[1] - flops[0]
-  assert one_update > 0.2 * flops[0]
-  chex.assert_trees_all_close(flops[2] - flops[1], one_update, rtol=1e-3)
+  assert one_update > 0.2 * flops[0]  # counting a scanned body once, n_critic 2 would cost what n_critic 1 does
+  # Each further update costs about as much (XLA fuses the unrolled steps a little differently: ~10% here).
+  chex.assert_trees_all_close(flops[2] - flops[1], one_update, rtol=0.2)
