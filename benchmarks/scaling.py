@@ -82,6 +82,20 @@ def _cost_flops(compiled) -> float:
   return float(analysis.get("flops", 0.0))
 
 
+def step_flops(config, compiled, state, batch, key) -> float:
+  """FLOPs of one jaxgan iteration, `compiled` being its one-device step, by XLA's cost analysis. The analysis
+  counts a loop body once whatever its trip count, so a step that scans its critic updates is counted from the
+  same step unrolled."""
+  from jaxgan import parallel
+  from jaxgan.train import build_gan, scans_critic_loop
+
+  if not scans_critic_loop(build_gan(config)):
+    return _cost_flops(compiled)
+  unrolled = config.copy_and_resolve_references()
+  unrolled.critic_loop = "unroll"
+  return _cost_flops(parallel.make_parallel_train_step(unrolled, "none").step.lower(state, batch, key).compile())
+
+
 def _jaxgan_worker(job: dict, args) -> dict:
   import jax
 
@@ -100,12 +114,11 @@ def _jaxgan_worker(job: dict, args) -> dict:
   t0 = time.perf_counter()
   compiled = train_step.step.lower(state, batch, key).compile()
   compile_s = time.perf_counter() - t0
-  result = {"compile_s": compile_s, "flops_per_iteration": _cost_flops(compiled), "scanned": scans_critic_loop(gan)}
-  if result["scanned"]:
-    # XLA's cost analysis counts a loop body once, whatever its trip count: count the same updates unrolled.
-    config.critic_loop = "unroll"
-    unrolled = parallel.make_parallel_train_step(config, "none")
-    result["flops_per_iteration"] = _cost_flops(unrolled.step.lower(state, batch, key).compile())
+  result = {
+    "compile_s": compile_s,
+    "flops_per_iteration": step_flops(config, compiled, state, batch, key),
+    "scanned": scans_critic_loop(gan),
+  }
   if job["kind"] == "compile":
     return result
   box = {"state": state}
