@@ -269,7 +269,7 @@ def _jaxgan_worker(spec: dict[str, Any], t0: float, out: Path, data_dir: str, ma
   except FloatingPointError as error:  # a diverged run keeps the marks it passed
     diverged, trained = str(error), {}
   gan = build_gan(config)
-  template = jax.jit(lambda key: init_state(gan, key))(jax.random.key(0))
+  template = init_state(gan, jax.random.key(0))
   marks = []
   for i, (mark, (g_params, g_state, prior_params, ema)) in enumerate(snapshots):
     state = template.replace(g_params=g_params, g_state=g_state, prior_params=prior_params, ema=ema)
