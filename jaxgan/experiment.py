@@ -30,7 +30,7 @@ import tqdm
 from jax.experimental import multihost_utils
 
 from jaxgan import data as data_lib
-from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots
+from jaxgan import diagnostics, eval_hook, losses, nets, parallel, plots, summary
 from jaxgan.checkpoint import Checkpointer, all_finite
 from jaxgan.data.prefetch import Prefetcher
 from jaxgan.gan import complete_state
@@ -409,6 +409,8 @@ def _train_and_evaluate(
   # In a multi-host run every process trains and checkpoints (orbax saves collectively); only the first writes
   # the config, logs, pictures and results.
   primary = jax.process_index() == 0
+  if primary:
+    summary.preload()  # overlaps the TensorBoard writer's slow import with the compiles below
 
   # One GAN for the run, built for the device axis its step runs under; it also initialises, evaluates and samples
   # on one device, where that axis plays no part (its nets run in inference mode there).

@@ -8,8 +8,10 @@ reads first, would otherwise come after `diag` and `eval`. Tags in other groups 
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +49,19 @@ def hparam_values(config: Mapping[str, Any], prefix: str = "") -> dict[str, bool
     elif isinstance(value, (tuple, list)):
       out[path] = str(tuple(value))
   return out
+
+
+def preload() -> threading.Thread:
+  """Starts importing tensorboardX on a daemon thread and returns it.
+
+  The import takes seconds (it imports torch where torch is installed); started before a run compiles, it proceeds
+  while XLA compiles, which releases the GIL, instead of delaying the first step. `SummaryWriter` then finds the
+  module imported (Python's import lock makes it wait for an import still under way).
+  """
+  thread = threading.Thread(target=importlib.import_module, args=("tensorboardX",), name="preload-tensorboardx")
+  thread.daemon = True
+  thread.start()
+  return thread
 
 
 class SummaryWriter:

@@ -3,7 +3,8 @@
 Sources (`config.data.source`):
   * `tfds` (default): `tensorflow_datasets.load(config.data.name)`. Offline, point `config.data.manual_dir` at a folder
     with the dataset's original files; tfds verifies their checksums and prepares the dataset into
-    `config.data.data_dir`.
+    `config.data.data_dir`. The decoded split is kept beside it (`jaxgan.data.array_cache`), so later runs read it
+    without TensorFlow.
   * `npz:PATH`: an .npz with `images` [N, H, W, C] (and optional `labels` [N]), or the JPEG-packed layout
     (`jpeg`, `offsets`, `labels`, `is_test`) of a CIFAR-10 copy. `images` may be integers in [0, 255] or floats in
     [0, 1] or [-1, 1] (told apart by their range; stored as uint8, to 1/255).
@@ -33,6 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgan.data import array_cache
 from jaxgan.data.resize import resize_uint8
 from jaxgan.data.shapes import data_shape
 
@@ -145,6 +147,20 @@ def _crop_and_resize(tf, image, crop: int, size: tuple[int, int] | None):
 
 
 def _load_tfds(
+  name: str,
+  split: str,
+  data_dir: str | None,
+  manual_dir: str | None,
+  crop: int = 0,
+  size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+  request = {"split": split, "crop": crop, "size": list(size) if size is not None else None}
+  return array_cache.load_through_cache(
+    data_dir, name, request, functools.partial(_read_tfds, name, split, data_dir, manual_dir, crop, size)
+  )
+
+
+def _read_tfds(
   name: str,
   split: str,
   data_dir: str | None,
