@@ -507,19 +507,34 @@ def parity(torch_runs: Sequence[dict[str, Any]], jaxgan_runs: Sequence[dict[str,
   return {"within": all(r["within"] for r in rows) if rows else None, "marks": rows}
 
 
+def _fid_curve(run: dict[str, Any]) -> list[tuple[float, float]]:
+  """(seconds since launch, FID) at each of a run's marks, in time order: a wall mark at its nominal time, a step
+  mark when its step finished."""
+  return sorted((float(m["wall_s"]), float(m["fid"])) for m in run["marks"] if m.get("fid") is not None)
+
+
 def minutes_to_fid(runs: Sequence[dict[str, Any]], target: float) -> float | None:
-  """Target (b): the first time the runs' median FID at the wall marks reaches `target`, in minutes, linear between
-  the mark before and the mark that reaches it (the first mark itself when it already does); None if never."""
-  fids = _fids_at(runs, "wall", "wall_s")
+  """Target (b): when the median FID of the wall-clock runs (those with wall marks) first reaches `target`, in
+  minutes; None if never.
+
+  Each run's FID over time is read from all its marks, step marks included, linearly between them; the median is
+  taken at each mark time that every run spans, and the crossing is linear between the time before and the time
+  that reaches it (the first time itself when it already does).
+  """
+  curves = [_fid_curve(r) for r in runs if any(m["kind"] == "wall" for m in r["marks"])]
+  curves = [c for c in curves if c]
+  if not curves:
+    return None
+  start, end = max(c[0][0] for c in curves), min(c[-1][0] for c in curves)
   previous = None
-  for wall_s in sorted(fids):
-    median = statistics.median(fids[wall_s])
+  for t in sorted({t for c in curves for t, _ in c if start <= t <= end}):
+    median = statistics.median(float(np.interp(t, *zip(*c, strict=True))) for c in curves)
     if median <= target:
       if previous is None:
-        return wall_s / 60.0
+        return t / 60.0
       t_prev, f_prev = previous
-      return (t_prev + (f_prev - target) / (f_prev - median) * (wall_s - t_prev)) / 60.0
-    previous = (wall_s, median)
+      return (t_prev + (f_prev - target) / (f_prev - median) * (t - t_prev)) / 60.0
+    previous = (t, median)
   return None
 
 

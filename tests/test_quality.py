@@ -58,6 +58,18 @@ def test_minutes_to_fid_edges():
   assert quality.minutes_to_fid(runs, 10.0) is None
 
 
+def test_minutes_to_fid_reads_step_marks_past_the_last_wall_mark():
+  # Each run passes step 4000 after its last wall mark (5 min): run 0 at 320 s with FID 18, run 1 at 340 s with 20.
+  # The median at 320 s takes run 1 between 300 s (24) and 340 s (20): 22, so the median curve is 25 at 300 s and
+  # (18 + 22) / 2 = 20 at 320 s, and crosses 22 at 300 + 20 * (25 - 22) / (25 - 20) = 312 s.
+  runs = [_run("jaxgan", 0, wall_fids={1: 60.0, 5: 26.0}), _run("jaxgan", 1, wall_fids={1: 50.0, 5: 24.0})]
+  runs[0]["marks"].append({"kind": "step", "step": 4000, "wall_s": 320.0, "fid": 18.0})
+  runs[1]["marks"].append({"kind": "step", "step": 4000, "wall_s": 340.0, "fid": 20.0})
+  runs.append(_run("jaxgan", 2, step_fids={1: 1.0}))  # no wall marks: not a wall-clock run, left out
+  assert quality.minutes_to_fid(runs, 22.0) == pytest.approx(312.0 / 60.0)
+  assert quality.minutes_to_fid(runs[:2], 10.0) is None
+
+
 def test_merge_keeps_the_schema_and_gan_mnist():
   gan = {**_run("jaxgan", 0, wall_fids={20: 30.0}, minutes=20.0), "workload": "gan_mnist", "diverged": None}
   gan["marks"][0].update(precision=0.5, recall=0.25)
