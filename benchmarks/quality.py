@@ -101,6 +101,7 @@ THREADS = 2
 NUM_SAMPLES = 10_000
 BATCH_SIZE = 64
 EMA_DECAY = 0.999
+EMA_RAMPUP = 0.05  # StyleGAN2-ADA's ema_rampup: the half-life is at most 5% of the steps so far
 PARITY_FROM_STEP = 1000
 SPREAD_WIDENING = 0.15
 METRICS = ("fid", "kid", "precision_recall")
@@ -109,8 +110,18 @@ METRICS = ("fid", "kid", "precision_recall")
 # ---------------------------------------------------------------------------------------------------- the plan
 
 
-def run_name(framework: str, workload: str, seed: int, ema: bool = False) -> str:
-  return f"{framework}_{workload}_seed{seed}" + ("_ema" if ema else "")
+def run_name(framework: str, workload: str, seed: int, ema: bool = False, rampup: float = 0.0) -> str:
+  return (
+    f"{framework}_{workload}_seed{seed}" + ("_ema" if ema else "") + (f"_rampup{rampup:g}" if ema and rampup else "")
+  )
+
+
+def ema_label(run: dict[str, Any]) -> str:
+  """' + EMA' (with its ramp-up, when it has one) for a run with the generator's average; '' otherwise."""
+  if not run["ema"]:
+    return ""
+  rampup = run.get("ema_rampup") or 0.0
+  return " + EMA" + (f" (ramp-up {rampup:g})" if rampup else "")
 
 
 def wall_marks_s(minutes: float) -> list[float]:
@@ -127,6 +138,7 @@ def plan_runs(
   frameworks: Sequence[str] = FRAMEWORKS,
   ema: bool = False,
   ema_decay: float = EMA_DECAY,
+  ema_rampup: float = EMA_RAMPUP,
   threads: int = THREADS,
   num_samples: int = NUM_SAMPLES,
 ) -> list[dict[str, Any]]:
@@ -148,12 +160,13 @@ def plan_runs(
         for use_ema in with_ema:
           specs.append(
             {
-              "name": run_name(framework, workload, seed, use_ema),
+              "name": run_name(framework, workload, seed, use_ema, ema_rampup),
               "framework": framework,
               "workload": workload,
               "seed": int(seed),
               "ema": use_ema,
               "ema_decay": ema_decay if use_ema else 0.0,
+              "ema_rampup": ema_rampup if use_ema else 0.0,
               "threads": threads,
               "num_samples": num_samples,
               "step_marks": marks,
@@ -173,6 +186,7 @@ def gan_mnist_spec(minutes: float, seed: int, threads: int, num_samples: int) ->
     "seed": seed,
     "ema": False,
     "ema_decay": 0.0,
+    "ema_rampup": 0.0,
     "threads": threads,
     "num_samples": num_samples,
     "step_marks": [],
@@ -239,6 +253,7 @@ def _jaxgan_config(spec: dict[str, Any], data_dir: str, manual_dir: str):
   config.eval_every = config.checkpoint_every = 10**8
   config.diagnostics.enabled = False
   config.ema.decay = float(spec["ema_decay"])
+  config.ema.rampup = float(spec.get("ema_rampup", 0.0))
   return config
 
 
@@ -405,6 +420,7 @@ def run_one(spec: dict[str, Any], runs_dir: Path, tmp: Path, scorer: Scorer) -> 
     "seed": spec["seed"],
     "ema": spec["ema"],
     "ema_decay": spec["ema_decay"],
+    "ema_rampup": spec.get("ema_rampup", 0.0),
     "threads": spec["threads"],
     "marks": marks,
     "steps": result["steps"],
@@ -570,7 +586,11 @@ def merge(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
   order = {"torch": 0, "jaxgan": 1}
   runs = []
   gan_mnist = None
-  for r in sorted(records, key=lambda r: (r["workload"], order.get(r["framework"], 2), r["ema"], r["seed"])):
+
+  def order_key(r: dict[str, Any]) -> tuple:
+    return (r["workload"], order.get(r["framework"], 2), r["ema"], r.get("ema_rampup", 0.0), r["seed"])
+
+  for r in sorted(records, key=order_key):
     if r["workload"] == GAN_MNIST:
       last = r["marks"][-1] if r["marks"] else {}
       gan_mnist = {
@@ -580,6 +600,7 @@ def merge(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
       }
       continue
     run = {k: r[k] for k in _RUN_FIELDS}
+    run.update(ema_decay=r.get("ema_decay", 0.0), ema_rampup=r.get("ema_rampup", 0.0))
     run["marks"] = [{k: m.get(k) for k in _MARK_FIELDS} for m in r["marks"]]
     run.update({k: r.get(k) for k in ("steps", "step_limit", "minutes", "run_s", "compile_s", "diverged")})
     runs.append(run)
@@ -600,7 +621,8 @@ def merge(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
       "parity_within_seed_spread": f"from step {PARITY_FROM_STEP}, jaxgan's median FID within torch's [min, max] "
       f"over seeds widened by {SPREAD_WIDENING:.0%} about its centre, at every step mark",
       "jaxgan_minutes_to_torch_fid_10min": "first time jaxgan's median FID over seeds reaches torch's median FID "
-      "at its wall-clock limit, linear between wall marks; null if never",
+      "at its wall-clock limit, each wall-clock run read through all its marks (wall and step), linear between "
+      "them; null if never",
     },
   }
 
@@ -619,7 +641,7 @@ def markdown_table(merged: dict[str, Any]) -> str:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in merged["runs"]:
       if r["workload"] == workload:
-        groups.setdefault(r["framework"] + (" + EMA" if r["ema"] else ""), []).append(r)
+        groups.setdefault(r["framework"] + ema_label(r), []).append(r)
     steps = sorted({m["step"] for rs in groups.values() for r in rs for m in r["marks"] if m["kind"] == "step"})
     walls = sorted({m["wall_s"] for rs in groups.values() for r in rs for m in r["marks"] if m["kind"] == "wall"})
     header = [f"FID at step {s}" for s in steps] + [f"FID at {w / 60:g} min" for w in walls]
@@ -655,9 +677,10 @@ def save_figure(merged: dict[str, Any], path: Path) -> bool:
   if not workloads:
     return False
   styles = {
-    ("torch", False): ("tab:orange", "-"),
-    ("jaxgan", False): ("tab:blue", "-"),
-    ("jaxgan", True): ("tab:green", "--"),
+    ("torch", False, False): ("tab:orange", "-"),
+    ("jaxgan", False, False): ("tab:blue", "-"),
+    ("jaxgan", True, False): ("tab:green", "--"),
+    ("jaxgan", True, True): ("tab:purple", "--"),
   }
   fig = Figure(figsize=(10, 3.6 * len(workloads)), dpi=100)
   axes = fig.subplots(len(workloads), 2, squeeze=False)
@@ -666,8 +689,8 @@ def save_figure(merged: dict[str, Any], path: Path) -> bool:
     for r in merged["runs"]:
       if r["workload"] != workload:
         continue
-      color, line = styles.get((r["framework"], r["ema"]), ("gray", ":"))
-      label = r["framework"] + (" + EMA" if r["ema"] else "")
+      color, line = styles.get((r["framework"], r["ema"], bool(r.get("ema_rampup"))), ("gray", ":"))
+      label = r["framework"] + ema_label(r)
       marks = [m for m in r["marks"] if m.get("fid") is not None]
       for ax, key, scale in ((axes[i, 0], "wall_s", 1 / 60), (axes[i, 1], "step", 1)):
         points = sorted({(m[key] * scale, m["fid"]) for m in marks})
@@ -717,6 +740,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
   p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=list(FRAMEWORKS))
   p.add_argument("--ema", action="store_true", help="also jaxgan runs with config.ema.decay = --ema-decay")
   p.add_argument("--ema-decay", type=float, default=EMA_DECAY)
+  p.add_argument("--ema-rampup", type=float, default=EMA_RAMPUP, help="0: the average starts at the first step")
   p.add_argument("--threads", type=int, default=THREADS)
   p.add_argument("--num-samples", type=int, default=NUM_SAMPLES, help="generated samples scored per mark")
   p.add_argument("--manual-dir", default=None, help="MNIST's original files (default $JAXGAN_DATA_DIR/mnist)")
@@ -753,6 +777,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
       args.frameworks,
       args.ema,
       args.ema_decay,
+      args.ema_rampup,
       args.threads,
       args.num_samples,
     )

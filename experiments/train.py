@@ -30,7 +30,8 @@ from absl import logging as absl_logging
 
 from experiments import cli
 
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "wgan_gp_toy.py")
+# The default job: WGAN-GP on the 25-Gaussian grid, its tuned variant (see the config file).
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "wgan_gp_toy.py") + ":tuned"
 
 _CONFIG = cli.define_config(
   _DEFAULT_CONFIG,

@@ -88,7 +88,7 @@ def test_default_job_cli_end_to_end(tmp_path):
   done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads((tmp_path / "results.json").read_text())
-  assert results["steps"] == 40 and results["config"]["name"] == "wgan_gp_toy"
+  assert results["steps"] == 40 and results["config"]["name"] == "wgan_gp_toy_tuned"
   assert "modes_covered=" in done.stdout
   # Rerun with more steps continues from the checkpoint.
   more = subprocess.run(

@@ -85,8 +85,11 @@ def test_plan_alternates_frameworks_and_owes_the_right_marks():
   assert [s["name"] for s in specs[:3]] == [
     "torch_wgan_gp_mlp_seed0",
     "jaxgan_wgan_gp_mlp_seed0",
-    "jaxgan_wgan_gp_mlp_seed0_ema",
+    "jaxgan_wgan_gp_mlp_seed0_ema_rampup0.05",
   ]
+  assert specs[2]["ema_rampup"] == 0.05 and specs[1]["ema_rampup"] == 0.0
+  no_rampup = quality.plan_runs(["wgan_gp_mlp"], [0], 10.0, quality.STEP_MARKS, ema=True, ema_rampup=0.0)
+  assert no_rampup[2]["name"] == "jaxgan_wgan_gp_mlp_seed0_ema"  # the name runs without ramp-up were saved under
   assert specs[3]["framework"] == "jaxgan"  # seed 1 starts with the other framework
   assert specs[0]["step_limit"] == 4000 and specs[0]["wall_marks_s"] == [60, 120, 180, 300, 600]
   assert specs[1]["wall_marks_s"] == [60, 120, 180, 300]  # jaxgan: half the time
