@@ -51,6 +51,13 @@ def hparam_values(config: Mapping[str, Any], prefix: str = "") -> dict[str, bool
   return out
 
 
+def _import_quietly(module: str) -> None:
+  try:
+    importlib.import_module(module)
+  except Exception:  # noqa: BLE001  (SummaryWriter imports it again and reports what is wrong in one line)
+    pass
+
+
 def preload() -> threading.Thread:
   """Starts importing tensorboardX on a daemon thread and returns it.
 
@@ -58,7 +65,7 @@ def preload() -> threading.Thread:
   while XLA compiles, which releases the GIL, instead of delaying the first step. `SummaryWriter` then finds the
   module imported (Python's import lock makes it wait for an import still under way).
   """
-  thread = threading.Thread(target=importlib.import_module, args=("tensorboardX",), name="preload-tensorboardx")
+  thread = threading.Thread(target=_import_quietly, args=("tensorboardX",), name="preload-tensorboardx")
   thread.daemon = True
   thread.start()
   return thread

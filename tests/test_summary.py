@@ -2,6 +2,8 @@
 evaluation, only the scalars that mean something for the run's loss and penalty, the losses' section first, arrays
 not written as scalars, and the hyperparameters for the HParams dashboard."""
 
+import sys
+
 import numpy as np
 from events import read_scalars, read_values
 from tensorboardX.proto import plugin_hparams_pb2
@@ -63,3 +65,13 @@ def test_arrays_are_not_written_as_scalars(tmp_path):
   )
   writer.close()
   assert sorted(read_scalars(tmp_path)) == ["3_eval/count", "3_eval/inception_score", "other/x"]
+
+
+def test_preload_imports_the_writer_and_tolerates_a_missing_module(tmp_path, capfd):
+  summary.preload().join(timeout=120)
+  assert "tensorboardX" in sys.modules
+  writer = summary.SummaryWriter(tmp_path)
+  writer.scalars(1, {"loss": 0.5})
+  writer.close()
+  summary._import_quietly("no_such_module_for_jaxgan")  # an import that fails on the thread prints nothing
+  assert "Traceback" not in capfd.readouterr().err
