@@ -515,8 +515,11 @@ def test_every_documented_field_is_in_the_configs():
   assert {"norm", "spectral_norm", "batch_norm"} <= critic_fields
   assert critic_fields <= set(image.critic), sorted(critic_fields - set(image.critic))
   assert "spectral_norm" in base.critic  # the default MLP critic takes it too
-  tips = re.search(r"- `tips`: (.*?)\n\n", readme, re.S).group(1)
+  tips = re.search(r"- `tips`: (.*?)\n(?:\n|- )", readme, re.S).group(1)  # up to the next bullet
   for field in re.findall(r"`([a-z_]+)`", tips):
     assert field in base.tips or field in ("one_sided", "two_sided"), field
+  ema = re.search(r"- `ema`: (.*?)\n(?:\n|- )", readme, re.S).group(1)
+  for field in ("decay", "start_step", "rampup"):
+    assert f"`{field}`" in ema and field in base.ema, field
   for field in ("schedule", "decay_steps", "end_value", "warmup_steps", "clip"):
     assert field in base.g_optimizer and field in base.d_optimizer
