@@ -27,8 +27,8 @@ project's MNIST classifier features of the samples against the 10,000 test image
 precision and recall (k = 3). DCGAN's 32x32 samples are resized back to 28x28 for the classifier, and so are its
 test images, which are loaded as the run's data (28 -> 32 -> 28).
 
-Runs: seeds 0, 1, 2 train to the last step mark (2,000 steps for DCGAN, 4,000 for the MLP); the first two
-(`--wall-seeds`) also run to the wall-clock limit (torch `--minutes`, default 10; jaxgan half of it). A run stops
+Runs: seeds 0, 1, 2 train to the last step mark (2,000 steps for DCGAN, 4,000 for the MLP); seeds 0 and 1
+(below `--wall-seeds`) also run to the wall-clock limit (torch `--minutes`, default 10; jaxgan half of it). A run stops
 when it has passed every mark it owes, so one run serves both.
 
 Targets (`summary` in the merged JSON): (a) equal-step parity: from step 1,000 on, jaxgan's median FID at each step
@@ -145,15 +145,17 @@ def plan_runs(
   """Every run as a spec, frameworks alternating (which goes first alternates with the seed).
 
   A run owes the step marks up to its workload's step count when its seed is a step seed (all of `seeds`), and the
-  wall-clock marks up to its framework's limit when its seed is among the first `wall_seeds`; it stops when it has
-  passed all of them.
+  wall-clock marks up to its framework's limit when its seed is below `wall_seeds`; it stops when it has passed all
+  of them. A run's spec depends on its seed's value, not its place in `seeds`, so resuming with a subset of the seeds
+  plans the same runs.
   """
   specs = []
   for workload in workloads:
     steps = WORKLOADS[workload]["steps"]
     marks = sorted(m for m in step_marks if m <= steps) or [steps]
-    for i, seed in enumerate(seeds):
-      order = list(frameworks) if i % 2 == 0 else list(reversed(frameworks))
+    for seed in seeds:
+      wall = seed < wall_seeds
+      order = list(frameworks) if seed % 2 == 0 else list(reversed(frameworks))
       for framework in order:
         limit = minutes if framework == "torch" else JAXGAN_SHARE * minutes
         with_ema = [False, True] if framework == "jaxgan" and ema else [False]
@@ -171,8 +173,8 @@ def plan_runs(
               "num_samples": num_samples,
               "step_marks": marks,
               "step_limit": max(marks),
-              "minutes": limit if i < wall_seeds else 0.0,
-              "wall_marks_s": wall_marks_s(limit) if i < wall_seeds else [],
+              "minutes": limit if wall else 0.0,
+              "wall_marks_s": wall_marks_s(limit) if wall else [],
             }
           )
   return specs
@@ -728,7 +730,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
   p.add_argument("mode", nargs="?", default="compare", choices=("compare", GAN_MNIST))
   p.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
   p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="every seed runs to the last step mark")
-  p.add_argument("--wall-seeds", type=int, default=WALL_SEEDS, help="the first N seeds also run to --minutes")
+  p.add_argument("--wall-seeds", type=int, default=WALL_SEEDS, help="seeds below N also run to --minutes")
   p.add_argument(
     "--minutes",
     type=float,

@@ -94,6 +94,9 @@ def test_plan_alternates_frameworks_and_owes_the_right_marks():
   assert specs[0]["step_limit"] == 4000 and specs[0]["wall_marks_s"] == [60, 120, 180, 300, 600]
   assert specs[1]["wall_marks_s"] == [60, 120, 180, 300]  # jaxgan: half the time
   assert all(s["minutes"] == 0 and not s["wall_marks_s"] for s in specs if s["seed"] == 2)
+  # Resuming with a subset of the seeds plans each run as the whole list does.
+  assert quality.plan_runs(["wgan_gp_mlp"], [2], 10.0, quality.STEP_MARKS, ema=True) == specs[-3:]
+  assert quality.plan_runs(["wgan_gp_mlp"], [1], 10.0, quality.STEP_MARKS, ema=True) == specs[3:6]
 
 
 def test_mark_clock_takes_step_and_wall_marks_once(monkeypatch):
