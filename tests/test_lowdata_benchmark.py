@@ -22,6 +22,8 @@ def test_every_method_trains_its_variant_on_the_small_set_for_the_budget(method)
   assert config.max_train_minutes == 2.5 and config.num_steps > 10**6 and config.eval_every > 10**6
   assert (config.augment == "color,translation,cutout") == ("diffaug" in method)
   assert (config.lecam_weight > 0) == method.endswith("lecam")
+  if config.lecam_weight > 0:  # the regulariser acts within the budget's ~1,000 steps
+    assert config.lecam_start == lowdata.LECAM_START < 1000
   assert config.name.startswith(method.split("_")[0])
   assert dict(config.ema) == lowdata.EMA and config.ema.decay > 0  # every method is scored through its average
 
