@@ -58,3 +58,23 @@ def mnist_manual_dir():
 def tfds_data_dir(tmp_path_factory):
   """One tfds data_dir per test session, so each dataset is prepared once."""
   return str(tmp_path_factory.mktemp("tfds_data"))
+
+
+def first_cifar10_images(dest: str | os.PathLike, n: int) -> dict:
+  """Repacks the first `n` images of the real JPEG-packed CIFAR-10 copy into the npz `dest` (decoding all 60,000
+  takes a while) and returns its arrays (jpeg, offsets, labels, is_test); skips the test where the copy is absent."""
+  import numpy as np
+
+  path = os.path.join(DATA_DIR, "cifar10", "cifar10_jpeg_q75.npz")
+  if not os.path.exists(path):
+    pytest.skip(f"{path} not found; set JAXGAN_DATA_DIR to a folder holding cifar10/")
+  with np.load(path) as archive:
+    offsets = archive["offsets"][: n + 1]
+    arrays = {
+      "jpeg": archive["jpeg"][: offsets[-1]],
+      "offsets": offsets,
+      "labels": archive["labels"][:n],
+      "is_test": archive["is_test"][:n],
+    }
+  np.savez(dest, **arrays)
+  return arrays

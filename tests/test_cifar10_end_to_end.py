@@ -4,38 +4,27 @@ through `config.data.source = 'npz:PATH'`, as `--config.data.source=npz:...` doe
 
 import importlib
 import math
-import os
 
-import numpy as np
 import pytest
 
 from jaxgan import experiment
-from tests.conftest import DATA_DIR
+from tests.conftest import first_cifar10_images
 
-CIFAR10 = os.path.join(DATA_DIR, "cifar10", "cifar10_jpeg_q75.npz")
 BATCH, STEPS = 8, 3
 
 
 @pytest.fixture(scope="module")
-def first_cifar10_images(tmp_path_factory):
-  """An npz of the copy's first training images, enough for one step of 5 critic updates (decoding all 60,000 takes
-  a while): the loader reads the real JPEG bytes."""
-  if not os.path.exists(CIFAR10):
-    pytest.skip(f"{CIFAR10} not found; set JAXGAN_DATA_DIR to a folder holding cifar10/")
-  n = 5 * BATCH
-  with np.load(CIFAR10) as archive:
-    offsets = archive["offsets"][: n + 1]
-    jpeg, labels, is_test = archive["jpeg"][: offsets[-1]], archive["labels"][:n], archive["is_test"][:n]
-  assert not is_test.any()
+def first_images(tmp_path_factory):
+  """An npz of the copy's first training images, enough for one step of 5 critic updates."""
   path = tmp_path_factory.mktemp("cifar10") / "first.npz"
-  np.savez(path, jpeg=jpeg, offsets=offsets, labels=labels, is_test=is_test)
+  assert not first_cifar10_images(path, 5 * BATCH)["is_test"].any()
   return path
 
 
 @pytest.mark.parametrize("name", ["sngan_cifar10", "wgan_gp_resnet_cifar10"])
-def test_cifar10_config_trains_end_to_end(name, first_cifar10_images, tmp_path):
+def test_cifar10_config_trains_end_to_end(name, first_images, tmp_path):
   config = importlib.import_module(f"experiments.configs.{name}").get_config()
-  config.data.source = f"npz:{first_cifar10_images}"
+  config.data.source = f"npz:{first_images}"
   config.batch_size = BATCH
   config.num_steps = STEPS
   config.log_every = 1

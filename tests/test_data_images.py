@@ -1,7 +1,6 @@
 """Image data: tfds preparation from the real MNIST files (offline, manual_dir), npz sources, deterministic batches."""
 
 import io
-import os
 import time
 
 import chex
@@ -294,16 +293,11 @@ def test_first_images_of_the_cifar10_copy_load(tmp_path):
   # The first images of the real file, repacked (decoding all 60,000 takes a while): the loader reads the real bytes.
   from PIL import Image
 
-  from tests.conftest import DATA_DIR
+  from tests.conftest import first_cifar10_images
 
-  path = os.path.join(DATA_DIR, "cifar10", "cifar10_jpeg_q75.npz")
-  if not os.path.exists(path):
-    pytest.skip(f"{path} not found; set JAXGAN_DATA_DIR to a folder holding cifar10/")
   n = 5
-  with np.load(path) as archive:
-    offsets = archive["offsets"][: n + 1]
-    jpeg, labels, is_test = archive["jpeg"][: offsets[-1]], archive["labels"][:n], archive["is_test"][:n]
-  np.savez(tmp_path / "first.npz", jpeg=jpeg, offsets=offsets, labels=labels, is_test=is_test)
+  first = first_cifar10_images(tmp_path / "first.npz", n)
+  jpeg, offsets, labels, is_test = first["jpeg"], first["offsets"], first["labels"], first["is_test"]
   images_lib._load_cached.cache_clear()
   images, loaded_labels = load_images(
     ml_collections.ConfigDict({"name": "cifar10", "source": f"npz:{tmp_path / 'first.npz'}"}), (32, 32, 3)
