@@ -128,3 +128,29 @@ def test_sample_grid_keeps_the_data_range(tmp_path):
     [1.0, 128 / 255, 191 / 255],
     atol=1e-6,
   )
+
+
+@pytest.mark.parametrize("frameworks", [("torch", "jaxgan"), ("torch",)])
+def test_training_split_is_decoded_before_the_first_run(monkeypatch, tmp_path, frameworks):
+  # The first jaxgan run must not pay for writing the decoded-array cache that later runs read.
+  events = []
+
+  class FakeScorer:
+    def __init__(self, data_dir, manual_dir):
+      self.data_dir, self.manual_dir = data_dir, manual_dir
+
+    def real_features(self, workload):
+      events.append(("test split", workload))
+
+  def fake_run_one(spec, runs_dir, tmp, scorer):
+    events.append(("run", spec["name"]))
+    return {"steps": 1, "run_s": 1.0, "marks": [], "diverged": None}
+
+  monkeypatch.setattr(quality, "check_manual_dir", lambda manual_dir: None)
+  monkeypatch.setattr(quality, "Scorer", FakeScorer)
+  monkeypatch.setattr(quality, "warm_training_split", lambda w, d, m: events.append(("train split", w)))
+  monkeypatch.setattr(quality, "run_one", fake_run_one)
+  specs = quality.plan_runs(["wgan_gp_mlp"], [0], 10.0, [250], frameworks=frameworks)
+  quality.run_all(specs, tmp_path, "manual", str(tmp_path / "tfds"))
+  warm = [("train split", "wgan_gp_mlp")] if "jaxgan" in frameworks else []
+  assert events == [("test split", "wgan_gp_mlp"), *warm] + [("run", s["name"]) for s in specs]
