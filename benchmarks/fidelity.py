@@ -90,6 +90,7 @@ TUNED_METHODS: dict[str, str] = {
   "deligan_r1_ring": "deligan_r1_ring_toy",  # the same with the R1 weight for the ring's narrower modes
   "deligan_r1_ema": "deligan_r1_toy:ema",  # deligan_r1, evaluated through the generator's moving average
   "wgan_gp_tuned": "wgan_gp_toy:tuned",  # the default job: WGAN-GP at Adam 1e-3 with the generator's average
+  "deligan_wgan_gp": "deligan_wgan_gp_toy",  # wgan_gp_tuned, a narrow 500-component prior, lr decayed to 0
 }
 ALL_METHODS = {**METHODS, **TUNED_METHODS}
 

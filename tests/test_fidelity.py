@@ -168,3 +168,21 @@ def test_a_config_variant_is_a_method():
   assert not differ, differ  # training is the tuned method's
   with pytest.raises(ValueError, match="variants"):
     importlib.import_module("experiments.configs.deligan_r1_toy").get_config("emma")
+
+
+def test_deligan_wgan_gp_is_the_default_job_with_the_narrow_prior_and_decay():
+  from jaxgan.optim import learning_rate_schedule
+
+  base = fidelity.method_config("wgan_gp_tuned", "grid25", 1)
+  config = fidelity.method_config("deligan_wgan_gp", "grid25", 1)
+  assert config.prior == "deligan" and config.deligan.num_components == 500
+  assert (config.ema.decay, config.ema.rampup) == (base.ema.decay, base.ema.rampup)
+  # Each schedule reaches 0 at its own optimiser's last update: one per step for G, n_critic per step for D.
+  for name, updates in (("g_optimizer", config.num_steps), ("d_optimizer", config.num_steps * config.n_critic)):
+    schedule = learning_rate_schedule(config[name], name)
+    assert float(schedule(0)) == pytest.approx(base[name].learning_rate)
+    assert float(schedule(updates // 2)) == pytest.approx(base[name].learning_rate / 2)
+    assert float(schedule(updates)) == 0.0
+  same = ("loss", "penalty", "penalty_weight", "n_critic", "batch_size", "num_steps", "latent_dim")
+  same += ("generator", "critic")
+  assert {k: config[k] for k in same} == {k: base[k] for k in same}
