@@ -463,10 +463,11 @@ def warm_training_split(workload: str, data_dir: str, manual_dir: str) -> None:
   Otherwise the first jaxgan run of a session pays TensorFlow's import and tfds's reading (about 8 s on 2 cores)
   and the later ones read the cached arrays, so one run's clock would carry a cost the others skip.
   """
+  from jaxgan.data import data_shape
   from jaxgan.data.images import load_images
 
   config = _config(workload, data_dir, manual_dir)
-  load_images(config.data, tuple(config.data.image_shape))
+  load_images(config.data, data_shape(config.data))  # as the runs' batch function loads it
 
 
 def run_all(specs: Sequence[dict[str, Any]], runs_dir: Path, manual_dir: str, data_dir: str | None) -> list[str]:
@@ -485,7 +486,7 @@ def run_all(specs: Sequence[dict[str, Any]], runs_dir: Path, manual_dir: str, da
     scorer = Scorer(data_dir or os.path.join(tmp, "tfds"), manual_dir)
     for workload in sorted({s["workload"] for s in pending}):
       scorer.real_features(workload)
-      if any(s["framework"] == "jaxgan" for s in pending):
+      if any(s["framework"] == "jaxgan" and s["workload"] == workload for s in pending):
         warm_training_split(workload, scorer.data_dir, manual_dir)
     for spec in pending:
       limits = f"{spec['step_limit']} steps" + (f", {spec['minutes']:g} min" if spec["minutes"] else "")
